@@ -1,0 +1,36 @@
+# dfkd: `make demo` runs the embedded data-free distillation, `make test` the tests.
+# Both create .venv and install dfkd into it when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The torch/torchvision versions this project is tested with (pyproject.toml declares ranges).
+TORCH_PIN := torch==2.14.1 torchvision==0.29.1
+DEMO_OUT := runs/demo-$(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: demo test data bench install clean-runs
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_PIN)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+# Fashion-MNIST: Debian's dataset-fashion-mnist when we are root, else torchvision's downloader.
+data: install
+	@if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
+	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -q && apt-get install -y -q dataset-fashion-mnist; fi
+	$(BIN)/python tools/get_data.py
+
+demo: data
+	$(BIN)/python tools/train_dfkd.py --method dafl --teacher lenet5 --student lenet5_half \
+	  --dataset fashion_mnist --out $(DEMO_OUT)
+
+test: install
+	$(BIN)/python -m pytest tests
+
+bench: data
+	$(BIN)/python tools/benchmark.py

@@ -1,0 +1,185 @@
+"""The one adversarial training loop shared by every family of the taxonomy.
+
+Per iteration: the adversary (generator or discriminator) takes ``adversary.steps``
+optimizer steps on ``method.adversary_loss``, then the student takes ``student.steps``
+steps on ``method.student_loss``; schedulers advance once per iteration. While a player
+steps, the other player's parameters are frozen, so its loss never fills gradients that
+are not its own. The loop owns what every method shares: optimizers, schedules, EMA
+copies, gradient clipping, NaN checks, TensorBoard, progress, evaluation, atomic
+``latest.pt``/``best.pt`` and exact resume. A method only says what the losses are.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from tqdm import tqdm
+
+from dfkd.engine.logger import RunLogger
+from dfkd.engine.player import Player
+from dfkd.engine.state import atomic_save, rng_state, safe_load, set_rng_state
+from dfkd.errors import CheckpointError, DfkdError
+
+CHECKPOINT_FORMAT = "dfkd-loop-1"
+
+
+class DivergenceError(DfkdError):
+    """A loss became NaN or infinite."""
+
+
+class Method(Protocol):
+    """What a method provides to the loop: a loss per player, each a dict with ``"loss"``."""
+
+    def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]: ...
+
+    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+    def log_media(self, logger: RunLogger, iteration: int) -> None: ...
+
+
+class AdversarialLoop:
+    """Alternates an adversary and a student; checkpoints, logs and evaluates."""
+
+    def __init__(self, method: Method, student: Player, adversary: Player | None,
+                 total_iters: int, out_dir: str | Path, *,
+                 evaluate: Callable[[], dict[str, float]] | None = None, best_key: str = "acc",
+                 eval_every: int = 100, log_every: int = 10, image_every: int = 0,
+                 logger: RunLogger | None = None, identity: dict | None = None) -> None:
+        self.method = method
+        self.student = student
+        self.adversary = adversary
+        self.players = [p for p in (adversary, student) if p is not None]
+        self.total_iters = total_iters
+        self.out_dir = Path(out_dir)
+        self.evaluate = evaluate
+        self.best_key = best_key
+        self.eval_every = eval_every
+        self.log_every = log_every
+        self.image_every = image_every
+        self.logger = logger
+        self.identity = identity or {}
+        self.iteration = 0
+        self.best: float | None = None
+        self.last_eval: dict[str, float] = {}
+        self.seconds = 0.0  # training wall time, summed over resumed runs
+
+    # -- one iteration -------------------------------------------------------------------
+    def _phase(self, player: Player, loss_fn: Callable, iteration: int) -> dict[str, torch.Tensor]:
+        for other in self.players:
+            other.set_trainable(other is player)
+        for _ in range(player.steps):
+            losses = loss_fn(iteration)
+            total = losses["loss"]
+            if not torch.isfinite(total):
+                raise DivergenceError(
+                    f"{player.name} loss is {float(total.detach())} at iteration {iteration} "
+                    f"(terms: {', '.join(f'{k}={float(v.detach()):.4g}' for k, v in losses.items())}); "
+                    f"lower the learning rate or set {player.name}.clip_grad. The last good "
+                    f"checkpoint is {self.out_dir / 'latest.pt'}")
+            player.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            if player.clip_grad:
+                torch.nn.utils.clip_grad_norm_(list(player.parameters()), player.clip_grad)
+            player.optimizer.step()
+            if player.ema is not None:
+                player.ema.update_parameters(player.model)
+        return {f"{player.name}/{k}": v.detach() for k, v in losses.items()}
+
+    def step(self, iteration: int) -> dict[str, torch.Tensor]:
+        """One iteration: adversary steps, student steps, schedules."""
+        losses: dict[str, torch.Tensor] = {}
+        if self.adversary is not None:
+            losses.update(self._phase(self.adversary, self.method.adversary_loss, iteration))
+        losses.update(self._phase(self.student, self.method.student_loss, iteration))
+        for player in self.players:
+            if player.scheduler is not None:
+                player.scheduler.step()
+        return losses
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> dict[str, float]:
+        """Train from ``self.iteration`` to ``total_iters``; returns the final evaluation."""
+        start_time, seconds_before = time.perf_counter(), self.seconds
+        bar = tqdm(range(self.iteration, self.total_iters), initial=self.iteration,
+                   total=self.total_iters, disable=None, dynamic_ncols=True, desc="train")
+        for it in bar:
+            losses = self.step(it)
+            self.iteration = it + 1
+            if self.logger and (self.iteration % self.log_every == 0):
+                self.logger.scalars({f"loss/{k}": v for k, v in losses.items()}, self.iteration)
+                for p in self.players:
+                    self.logger.scalars({f"lr/{p.name}": p.optimizer.param_groups[0]["lr"]},
+                                        self.iteration)
+            if self.logger and self.image_every and self.iteration % self.image_every == 0:
+                self.method.log_media(self.logger, self.iteration)
+            done = self.iteration == self.total_iters
+            self.seconds = seconds_before + time.perf_counter() - start_time
+            if self.iteration % self.eval_every == 0 or done:
+                self._evaluate_and_save()
+                if self.last_eval:
+                    bar.set_postfix({k: f"{v:.2f}" for k, v in self.last_eval.items()})
+        if self.logger:
+            self.logger.writer.flush()
+        return self.last_eval
+
+    def _evaluate_and_save(self) -> None:
+        improved = False
+        if self.evaluate is not None:
+            self.last_eval = self.evaluate()
+            if self.logger:
+                self.logger.scalars({f"eval/{k}": v for k, v in self.last_eval.items()},
+                                    self.iteration)
+            score = self.last_eval.get(self.best_key)
+            if score is not None and (self.best is None or score > self.best):
+                self.best, improved = score, True
+        self.save(self.out_dir / "latest.pt")
+        if improved:
+            tmp = self.out_dir / ".best.pt.tmp"
+            shutil.copyfile(self.out_dir / "latest.pt", tmp)
+            tmp.replace(self.out_dir / "best.pt")
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "identity": self.identity,
+            "iteration": self.iteration,
+            "best": self.best,
+            "last_eval": self.last_eval,
+            "seconds": self.seconds,
+            "players": {p.name: p.state_dict() for p in self.players},
+            "method": self.method.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def save(self, path: str | Path) -> None:
+        atomic_save(self.state_dict(), path)
+
+    def resume(self, path: str | Path) -> None:
+        """Load a checkpoint written by :meth:`save`, checking it belongs to this run."""
+        state = safe_load(path)
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path} is not a dfkd training checkpoint (latest.pt/best.pt)")
+        for key, value in self.identity.items():
+            if state["identity"].get(key) != value:
+                raise CheckpointError(
+                    f"{path} was written by a run with {key}={state['identity'].get(key)!r}, "
+                    f"not {value!r}: use another --out, or drop --resume to start afresh")
+        if state["iteration"] > self.total_iters:
+            raise CheckpointError(f"{path} is at iteration {state['iteration']}, past --iters "
+                                  f"{self.total_iters}: raise --iters to continue")
+        for player in self.players:
+            player.load_state_dict(state["players"][player.name])
+        self.method.load_state_dict(state["method"])
+        self.iteration = state["iteration"]
+        self.best = state["best"]
+        self.last_eval = state["last_eval"]
+        self.seconds = state["seconds"]
+        set_rng_state(state["rng"])

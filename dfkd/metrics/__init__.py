@@ -1,0 +1,4 @@
+"""Evaluation metrics."""
+from dfkd.metrics.accuracy import accuracy
+
+__all__ = ["accuracy"]

@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny generated datasets and models, so tests need no real data."""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+
+from dfkd.data.locate import MNIST_FILES
+
+
+def write_idx_images(path: Path, images: torch.Tensor) -> None:
+    """Write uint8 images (N, H, W) in the idx3 format torchvision's MNIST classes read."""
+    n, h, w = images.shape
+    path.write_bytes(struct.pack(">IIII", 2051, n, h, w) + images.to(torch.uint8).numpy().tobytes())
+
+
+def write_idx_labels(path: Path, labels: torch.Tensor) -> None:
+    path.write_bytes(struct.pack(">II", 2049, len(labels)) + labels.to(torch.uint8).numpy().tobytes())
+
+
+def make_fake_fashion(root: Path, n_train: int = 200, n_test: int = 100) -> Path:
+    """A Fashion-MNIST look-alike: class k is a bright bar at row 2k+4 plus noise."""
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(0)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        labels = torch.arange(n) % 10
+        images = torch.randint(0, 60, (n, 28, 28), generator=gen)
+        for i, k in enumerate(labels.tolist()):
+            images[i, 2 * k + 4: 2 * k + 7, 4:24] = 250
+        write_idx_images(raw / f"{split}-images-idx3-ubyte", images)
+        write_idx_labels(raw / f"{split}-labels-idx1-ubyte", labels)
+    assert all((raw / name).exists() for name in MNIST_FILES)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fake_data_root(tmp_path_factory) -> Path:
+    return make_fake_fashion(tmp_path_factory.mktemp("data"))
+
+
+class TinyClassifier(nn.Module):
+    """A small conv net with BatchNorm and a final nn.Linear, for fast loop tests."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 4) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, width, 3, padding=1)
+        self.bn = nn.BatchNorm2d(width)
+        self.pool = nn.AdaptiveAvgPool2d(2)
+        self.fc = nn.Linear(4 * width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(torch.relu(self.bn(self.conv(x)))).flatten(1))
+
+
+@pytest.fixture
+def tiny_classifier():
+    return TinyClassifier

@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from dfkd.registry import GENERATORS
+from generators import DAFLGenerator, build_generator
+
+
+@pytest.mark.parametrize("channels, size", [(1, 32), (3, 32), (3, 16)])
+def test_output_shape_and_standardized_range(channels, size):
+    torch.manual_seed(0)
+    g = build_generator("dafl", nz=10, ngf=8, img_size=size, channels=channels)
+    x = g(torch.randn(64, 10))
+    assert x.shape == (64, channels, size, size)
+    # final BatchNorm without affine: each channel has batch mean 0 and std 1 in train mode
+    assert x.mean(dim=(0, 2, 3)).abs().max() < 1e-4
+    assert (x.std(dim=(0, 2, 3)) - 1).abs().max() < 1e-2
+
+
+def test_state_dict_keys_follow_original_layout():
+    g = DAFLGenerator(nz=100, ngf=64, img_size=32, channels=1)
+    sd = g.state_dict()
+    assert sd["l1.0.weight"].shape == (128 * 8 * 8, 100)
+    assert sd["conv_blocks0.0.weight"].shape == (128,)
+    assert sd["conv_blocks1.0.weight"].shape == (128, 128, 3, 3)
+    assert sd["conv_blocks2.0.weight"].shape == (64, 128, 3, 3)
+    assert sd["conv_blocks2.3.weight"].shape == (1, 64, 3, 3)
+    assert "conv_blocks2.5.running_mean" in sd and "conv_blocks2.5.weight" not in sd
+
+
+def test_bn_eps_differs_between_dafl_and_dfad():
+    dafl = GENERATORS.get("dafl")(nz=4, ngf=4, img_size=8, channels=1)
+    dfad = GENERATORS.get("dfad")(nz=4, ngf=4, img_size=8, channels=1)
+    assert dafl.conv_blocks1[1].eps == 0.8 and dfad.conv_blocks1[1].eps == 1e-5
+
+
+def test_image_size_must_be_multiple_of_4():
+    with pytest.raises(ValueError, match="multiple of 4"):
+        DAFLGenerator(img_size=30)
+
+
+def test_gradients_reach_generator():
+    g = build_generator("dfad", nz=4, ngf=4, img_size=8, channels=1)
+    g(torch.randn(8, 4)).pow(2).mean().backward()
+    assert all(p.grad is not None for p in g.parameters())
