@@ -68,6 +68,18 @@ class GeneratorConfig(PlayerConfig):
 
 
 @dataclass
+class ReplayConfig:
+    """Bounded replay of synthetic samples (``dfkd.replay``); capacity 0 disables it.
+
+    ``ratio`` is the fraction of each student batch drawn from the buffer.
+    """
+
+    capacity: int = 0
+    policy: str = "fifo"
+    ratio: float = 0.5
+
+
+@dataclass
 class TrainConfig:
     """Length, batch, logging and evaluation of a run."""
 
@@ -93,6 +105,7 @@ class DFKDConfig:
     student: PlayerConfig = field(default_factory=lambda: PlayerConfig(model="lenet5_half"))
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     loss: dict[str, float] = field(default_factory=dict)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 

@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
                         "or choose another --out")
     spec = get_spec(cfg.dataset)
     root = cfg.data_root or None
+    test_set = load_tensors(cfg.dataset, root, train=False)
     teacher, meta = load_teacher(cfg.teacher, cfg.dataset, cfg.teacher_ckpt or None,
                                  data_root=root, device=str(device), train_if_missing=True)
-    test_set = load_tensors(cfg.dataset, root, train=False)
 
     seed_everything(cfg.train.seed)
     student = build_model(cfg.student.model, in_channels=spec.in_channels,

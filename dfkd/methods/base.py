@@ -15,6 +15,7 @@ import torch.nn as nn
 from dfkd.data.specs import DatasetSpec
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
+from dfkd.replay import ReplayBuffer
 
 IMAGE_BANK = 256  # latent vectors kept fixed for the logged sample grids
 PER_CLASS = 8  # samples per class row in the grid
@@ -36,7 +37,8 @@ class DataFreeMethod:
 
     def __init__(self, teacher: nn.Module, student: nn.Module, generator: nn.Module, *,
                  nz: int, batch_size: int, spec: DatasetSpec,
-                 loss: dict[str, float] | None = None) -> None:
+                 loss: dict[str, float] | None = None, replay: ReplayBuffer | None = None,
+                 replay_ratio: float = 0.5) -> None:
         unknown = sorted(set(loss or {}) - set(self.loss_defaults))
         if unknown:
             raise ConfigError(f"unknown loss weight {unknown[0]!r} for {type(self).__name__}; "
@@ -49,6 +51,10 @@ class DataFreeMethod:
         self.batch_size = batch_size
         self.spec = spec
         self.device = next(generator.parameters()).device
+        if not 0.0 <= replay_ratio <= 1.0:
+            raise ConfigError(f"replay.ratio must lie in [0, 1], got {replay_ratio}")
+        self.replay = replay
+        self.replay_ratio = replay_ratio
         bank_rng = torch.Generator().manual_seed(20190000)
         self._image_z = torch.randn(IMAGE_BANK, nz, generator=bank_rng).to(self.device)
 
@@ -57,11 +63,28 @@ class DataFreeMethod:
         z = torch.randn(self.batch_size, self.nz, device=self.device)
         return (generator or self.generator)(z)
 
+    def remember(self, images: torch.Tensor, teacher_logits: torch.Tensor) -> None:
+        """Offer a freshly synthesized batch to the replay buffer (if there is one)."""
+        if self.replay is not None:
+            self.replay.add(images.detach(), teacher_logits.detach())
+
+    def mix_replay(self, images: torch.Tensor,
+                   teacher_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Replace ``replay_ratio`` of a student batch with stored samples."""
+        if self.replay is None or len(self.replay) == 0 or self.replay_ratio == 0:
+            return images, teacher_logits
+        n_old = round(len(images) * self.replay_ratio)
+        old_images, old_logits = self.replay.sample(n_old)
+        n_new = len(images) - n_old
+        return (torch.cat([images[:n_new], old_images]),
+                torch.cat([teacher_logits[:n_new], old_logits]))
+
     def state_dict(self) -> dict:
-        return {}
+        return {"replay": self.replay.state_dict() if self.replay is not None else None}
 
     def load_state_dict(self, state: dict) -> None:
-        pass
+        if self.replay is not None and state.get("replay") is not None:
+            self.replay.load_state_dict(state["replay"])
 
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:

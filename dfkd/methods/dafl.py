@@ -36,6 +36,7 @@ class DAFL(DataFreeMethod):
             "activation": activation_loss(rec["penultimate"]),
         }
         self._batch = (iteration, images.detach(), logits.detach())
+        self.remember(images, logits)
         terms["loss"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms
 
@@ -44,6 +45,7 @@ class DAFL(DataFreeMethod):
             with torch.no_grad():
                 images = self.sample()
                 self._batch = (iteration, images, self.teacher(images))
-        _, images, teacher_logits = self._batch
+                self.remember(*self._batch[1:])
+        images, teacher_logits = self.mix_replay(*self._batch[1:])
         kd = kd_kl(self.student(images), teacher_logits, self.weights["temperature"])
         return {"loss": kd, "kd": kd}

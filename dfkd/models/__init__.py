@@ -1,0 +1,28 @@
+"""Classifier zoo: LeNet-5(-half), CIFAR ResNets, WRNs, any torchvision model (``tv_*``)."""
+from __future__ import annotations
+
+import torch.nn as nn
+
+from dfkd.models import lenet, resnet_cifar, wrn  # noqa: F401  (registration)
+from dfkd.models.checkpoint import extract_state_dict, load_weights, save_weights
+from dfkd.models.torchvision_models import PREFIX, build_torchvision
+from dfkd.registry import MODELS
+
+
+def build_model(name: str, in_channels: int = 3, num_classes: int = 10) -> nn.Module:
+    """A registered classifier, or ``tv_<name>`` for a torchvision one."""
+    if name.startswith(PREFIX) and name not in MODELS:
+        return build_torchvision(name[len(PREFIX):], in_channels, num_classes)
+    return MODELS.get(name)(in_channels=in_channels, num_classes=num_classes)
+
+
+def classifier_layer(model: nn.Module) -> nn.Linear:
+    """The last ``nn.Linear`` in module order (its input is the penultimate feature)."""
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no nn.Linear layer")
+    return layers[-1]
+
+
+__all__ = ["build_model", "classifier_layer", "extract_state_dict", "load_weights",
+           "save_weights"]

@@ -1,0 +1,103 @@
+"""Command-line tools end to end on tiny generated data."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dfkd.data_free import main as train_dfkd
+from dfkd.errors import CheckpointError, ConfigError, DatasetMissingError, DfkdError
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--set", "generator.ngf=4", "--set", "generator.nz=8", "--set", "train.eval_every=2",
+        "--set", "train.log_every=1", "--set", "train.image_every=2", "--batch-size", "16"]
+
+
+@pytest.fixture(scope="module")
+def teacher(fake_data_root, tmp_path_factory):
+    path = tmp_path_factory.mktemp("teacher") / "lenet5.pt"
+    subprocess.run([sys.executable, "tools/train_teacher.py", "--model", "lenet5", "--epochs", "1",
+                    "--data-root", str(fake_data_root), "--out", str(path)],
+                   cwd=ROOT, check=True, capture_output=True)
+    return path
+
+
+def dfkd_args(method, teacher, data_root, out, iters):
+    return ["--method", method, "--teacher-ckpt", str(teacher), "--data-root", str(data_root),
+            "--out", str(out), "--iters", str(iters), *TINY]
+
+
+@pytest.mark.parametrize("method", ["dafl", "dfad"])
+def test_smoke_run_writes_metrics_and_logs(method, teacher, fake_data_root, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_dfkd(dfkd_args(method, teacher, fake_data_root, out, 3)) == 0
+    printed = capsys.readouterr().out
+    assert "teacher_acc=" in printed and "student_acc=" in printed and "tensorboard" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("teacher_acc", "student_acc", "iters", "seconds", "method"):
+        assert key in metrics
+    assert metrics["iters"] == 3 and metrics["method"] == method
+    assert 0 <= metrics["student_acc"] <= 100
+    assert (out / "latest.pt").exists() and (out / "best.pt").exists()
+    assert any((out / "tb").iterdir())
+
+
+def test_cli_resume_equals_straight_run(teacher, fake_data_root, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train_dfkd(dfkd_args("dfad", teacher, fake_data_root, straight, 4))
+    train_dfkd(dfkd_args("dfad", teacher, fake_data_root, split, 2))
+    train_dfkd(dfkd_args("dfad", teacher, fake_data_root, split, 4) + ["--resume"])
+    a = torch.load(straight / "latest.pt", weights_only=True)
+    b = torch.load(split / "latest.pt", weights_only=True)
+    assert b["iteration"] == 4
+    for player in ("student", "generator"):
+        for key, value in a["players"][player]["model"].items():
+            assert torch.equal(value, b["players"][player]["model"][key]), (player, key)
+
+
+def test_occupied_run_folder_needs_resume(teacher, fake_data_root, tmp_path):
+    out = tmp_path / "run"
+    train_dfkd(dfkd_args("dafl", teacher, fake_data_root, out, 1))
+    before = (out / "latest.pt").read_bytes()
+    with pytest.raises(DfkdError, match="--resume"):
+        train_dfkd(dfkd_args("dafl", teacher, fake_data_root, out, 1))
+    assert (out / "latest.pt").read_bytes() == before  # nothing already saved is lost
+
+
+def test_unknown_names_and_keys(teacher, fake_data_root, tmp_path):
+    base = dfkd_args("dafl", teacher, fake_data_root, tmp_path / "r", 1)
+    with pytest.raises(DfkdError, match="Did you mean 'dfad'"):
+        train_dfkd(base + ["--method", "dfadd"])
+    with pytest.raises(DfkdError, match="unknown model 'lenet6'"):
+        train_dfkd(base + ["--student", "lenet6"])
+    with pytest.raises(ConfigError, match="generator.ngff"):
+        train_dfkd(base + ["--set", "generator.ngff=3"])
+    with pytest.raises(ConfigError, match="unknown loss weight 'onehott'"):
+        train_dfkd(base + ["--set", "loss.onehott=1"])
+
+
+def test_wrong_teacher_checkpoint(teacher, fake_data_root, tmp_path):
+    base = dfkd_args("dafl", teacher, fake_data_root, tmp_path / "r", 1)
+    with pytest.raises(CheckpointError, match="lenet5_half"):
+        train_dfkd(base + ["--teacher", "lenet5_half"])
+    with pytest.raises(CheckpointError, match="no teacher checkpoint at .*nope.pt"):
+        train_dfkd(base + ["--teacher-ckpt", str(tmp_path / "nope.pt")])
+
+
+def test_missing_dataset(tmp_path):
+    with pytest.raises(DatasetMissingError, match="not found"):
+        train_dfkd(["--method", "dafl", "--dataset", "mnist", "--data-root", str(tmp_path),
+                    "--teacher-ckpt", str(tmp_path / "t.pt"), "--config",
+                    str(ROOT / "configs/dafl/mnist.yaml"), "--out", str(tmp_path / "r")])
+
+
+def test_error_is_one_line_without_traceback(fake_data_root, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "tools/train_dfkd.py", "--method", "dfadd", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "DFKD_DATA": str(fake_data_root)})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: unknown method 'dfadd'")
+    assert "Traceback" not in result.stderr
