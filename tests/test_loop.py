@@ -138,3 +138,38 @@ def test_resume_refuses_other_run(tmp_path):
     other = AdversarialLoop(m2, sp2, gp2, 4, tmp_path, identity={"method": "dafl"})
     with pytest.raises(Exception, match="method='dfad'"):
         other.resume(tmp_path / "latest.pt")
+
+
+def test_accuracy_does_not_touch_global_rng():
+    data = TensorDataset(torch.randn(10, 1, 8, 8), torch.arange(10) % 10)
+    model = TinyClassifier()
+    torch.manual_seed(3)
+    expected = torch.rand(3)
+    torch.manual_seed(3)
+    accuracy(model, data, batch_size=4)
+    assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("method", ["dafl", "dfad"])
+def test_student_batches_mix_replayed_samples(method):
+    from dfkd.replay import ReplayBuffer
+
+    torch.manual_seed(0)
+    teacher, student = TinyClassifier(width=6), TinyClassifier(width=3)
+    generator = build_generator("dafl", nz=8, ngf=4, img_size=8, channels=1)
+    buffer = ReplayBuffer(64, "fifo")
+    m = METHODS.get(method)(teacher, student, generator, nz=8, batch_size=16, spec=SPEC,
+                            replay=buffer, replay_ratio=0.25)
+    seen = []
+    student.forward = lambda x: (seen.append(x), TinyClassifier.forward(student, x))[1]
+    m.adversary_loss(0)
+    m.student_loss(0)
+    assert len(buffer) == 16  # each fresh batch is stored once
+    stored = {tuple(x.flatten()[:4].tolist()) for x in buffer.images[:16]}
+    last = seen[-1]
+    assert len(last) == 16
+    from_buffer = sum(tuple(x.flatten()[:4].tolist()) in stored for x in last)
+    assert from_buffer == 16  # 12 fresh (just stored) + 4 replayed, all known to the buffer
+    m.adversary_loss(1)
+    m.student_loss(1)
+    assert len(buffer) == 32

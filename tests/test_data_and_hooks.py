@@ -1,0 +1,85 @@
+import gzip
+
+import pytest
+import torch
+
+from dfkd.data import get_spec, load_tensors, prepare_fashion_mnist
+from dfkd.data.locate import MNIST_FILES
+from dfkd.errors import DatasetMissingError, DfkdError
+from dfkd.hooks import FeatureRecorder
+from dfkd.registry import UnknownNameError
+
+from conftest import TinyClassifier
+
+
+def test_fashion_mnist_from_a_debian_style_folder(fake_data_root, tmp_path):
+    debian = tmp_path / "debian"
+    debian.mkdir()
+    for name in MNIST_FILES:  # gzip the fake idx files as the Debian package ships them
+        raw = (fake_data_root / "FashionMNIST" / "raw" / name).read_bytes()
+        with gzip.open(debian / f"{name}.gz", "wb") as f:
+            f.write(raw)
+    root = tmp_path / "root"
+    raw_dir = prepare_fashion_mnist(root, debian_dir=debian)
+    assert sorted(p.name for p in raw_dir.iterdir()) == sorted(MNIST_FILES)
+    test = load_tensors("fashion_mnist", root, train=False)
+    assert test.tensors[0].shape == (100, 1, 32, 32)  # padded 28 -> 32
+    assert test.tensors[1][:3].tolist() == [0, 1, 2]
+
+
+def test_normalization_and_padding(fake_data_root):
+    spec = get_spec("fashion_mnist")
+    x = load_tensors("fashion_mnist", fake_data_root, train=True).tensors[0]
+    border = -spec.mean[0] / spec.std[0]  # a zero pixel after normalization
+    assert torch.allclose(x[:, :, :2, :], torch.full_like(x[:, :, :2, :], border))
+    assert x.max() <= (1 - spec.mean[0]) / spec.std[0] + 1e-5
+
+
+def test_missing_fashion_mnist_names_the_fix(tmp_path):
+    with pytest.raises(DatasetMissingError, match="make data"):
+        prepare_fashion_mnist(tmp_path, debian_dir=tmp_path / "nowhere")
+
+
+def test_missing_torchvision_dataset(tmp_path):
+    with pytest.raises(DatasetMissingError, match="cifar-10-batches-py"):
+        load_tensors("cifar10", tmp_path)
+
+
+def test_unknown_dataset():
+    with pytest.raises(UnknownNameError, match="Did you mean 'cifar10'"):
+        get_spec("cifar11")
+
+
+def test_recorder_records_and_removes_hooks():
+    model = TinyClassifier()
+    x = torch.randn(2, 1, 8, 8)
+    with FeatureRecorder(model, {"feat": "fc"}, inputs=True) as rec:
+        logits = model(x)
+    assert rec["feat"].shape == (2, 16)
+    torch.testing.assert_close(model.fc(rec["feat"]), logits)
+    assert not model.fc._forward_pre_hooks
+    with FeatureRecorder(model, {"bn": "bn"}) as rec:
+        model(x)
+    assert rec["bn"].shape == (2, 4, 8, 8) and not model.bn._forward_hooks
+
+
+def test_recorder_removes_hooks_when_forward_raises():
+    model = TinyClassifier()
+    with pytest.raises(RuntimeError):
+        with FeatureRecorder(model, {"feat": "fc"}, inputs=True):
+            model(torch.randn(2, 3, 8, 8))  # wrong channel count
+    assert not model.fc._forward_pre_hooks
+
+
+def test_recorder_keeps_the_graph():
+    model = TinyClassifier()
+    x = torch.randn(2, 1, 8, 8, requires_grad=True)
+    with FeatureRecorder(model, {"feat": "fc"}, inputs=True) as rec:
+        model(x)
+    rec["feat"].abs().mean().backward()
+    assert x.grad is not None
+
+
+def test_recorder_unknown_layer():
+    with pytest.raises(DfkdError, match="no module 'fc9'"):
+        FeatureRecorder(TinyClassifier(), {"f": "fc9"})
