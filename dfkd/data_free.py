@@ -14,7 +14,7 @@ from dfkd.engine import AdversarialLoop, Player, RunLogger, seed_everything
 from dfkd.errors import ConfigError, DfkdError
 from dfkd.metrics import accuracy
 from dfkd.models import build_model
-from dfkd.registry import METHODS
+from dfkd.registry import DATASETS, METHODS
 from dfkd.teacher import load_teacher
 from generators import build_generator
 
@@ -49,7 +49,7 @@ def config_path(method: str, dataset: str) -> Path:
 
 def load_config(args: argparse.Namespace) -> DFKDConfig:
     METHODS.get(args.method)
-    get_spec(args.dataset)
+    DATASETS.get(args.dataset)
     flags = {"method": args.method, "dataset": args.dataset, "teacher": args.teacher,
              "teacher_ckpt": args.teacher_ckpt, "data_root": args.data_root,
              "student.model": args.student, "train.iters": args.iters,
@@ -74,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     if latest.exists() and not args.resume:
         raise DfkdError(f"{out} already holds a run (latest.pt): pass --resume to continue it "
                         "or choose another --out")
-    spec = get_spec(cfg.dataset)
     root = cfg.data_root or None
+    spec = get_spec(cfg.dataset, root)
     test_set = load_tensors(cfg.dataset, root, train=False)
     teacher, meta = load_teacher(cfg.teacher, cfg.dataset, cfg.teacher_ckpt or None,
                                  data_root=root, device=str(device), train_if_missing=True)

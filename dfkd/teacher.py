@@ -54,7 +54,7 @@ def train_teacher(arch: str, dataset: str, out: str | Path | None = None, *, epo
                   data_root: str | None = None, device: str = "cpu", seed: int = 0,
                   log=print) -> tuple[nn.Module, dict]:
     """Train ``arch`` on ``dataset`` and save it (default ``checkpoints/<arch>_<dataset>.pt``)."""
-    spec = get_spec(dataset)
+    spec = get_spec(dataset, data_root)
     torch.manual_seed(seed)
     model = build_model(arch, in_channels=spec.in_channels, num_classes=spec.num_classes)
     train, test = load_tensors(dataset, data_root, train=True), load_tensors(dataset, data_root)
@@ -76,7 +76,7 @@ def load_teacher(arch: str, dataset: str, ckpt: str | Path | None = None, *,
     With ``train_if_missing`` and no explicit ``ckpt``, a missing cached teacher of the
     embedded default is trained first (and saved for the next run).
     """
-    spec = get_spec(dataset)
+    spec = get_spec(dataset, data_root)
     path = Path(ckpt) if ckpt else default_teacher_path(arch, dataset)
     if not path.exists():
         if train_if_missing and not ckpt and (arch, dataset) == EMBEDDED_DEFAULT:

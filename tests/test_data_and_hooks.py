@@ -83,3 +83,38 @@ def test_recorder_keeps_the_graph():
 def test_recorder_unknown_layer():
     with pytest.raises(DfkdError, match="no module 'fc9'"):
         FeatureRecorder(TinyClassifier(), {"f": "fc9"})
+
+
+def test_image_folder_dataset(tmp_path):
+    from PIL import Image
+
+    from dfkd.data import image_folder_spec
+
+    for split, n in (("train", 3), ("test", 2)):
+        for k, cls in enumerate(("cat", "dog")):
+            folder = tmp_path / split / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (40, 24), (100 * k, 50, 200)).save(folder / f"{i}.png")
+    spec = get_spec("imagefolder", tmp_path)
+    assert (spec.num_classes, spec.in_channels, spec.image_size) == (2, 3, 32)
+    assert spec.class_name(1) == "dog"
+    x, y = load_tensors("imagefolder", tmp_path, train=True).tensors
+    assert x.shape == (6, 3, 32, 32) and y.tolist() == [0, 0, 0, 1, 1, 1]
+    torch.testing.assert_close(x[0, :, 5, 5], (torch.tensor([0, 50, 200]) / 255 - 0.5) / 0.5)
+    (tmp_path / "spec.yaml").write_text("in_channels: 1\nimage_size: 16\n")
+    assert load_tensors("imagefolder", tmp_path).tensors[0].shape == (4, 1, 16, 16)
+    with pytest.raises(DatasetMissingError, match="nothere/train"):
+        image_folder_spec(tmp_path / "nothere")
+
+
+def test_mnist_is_resized_to_32(tmp_path, fake_data_root):
+    import shutil
+
+    shutil.copytree(fake_data_root / "FashionMNIST", tmp_path / "MNIST")
+    x = load_tensors("mnist", tmp_path).tensors[0]
+    spec = get_spec("mnist")
+    assert x.shape == (100, 1, 32, 32)
+    pixels = spec.denormalize(x)
+    assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
+    assert pixels[:, :, :2, :].max() > 0.05  # resized (noise reaches the border), not padded

@@ -33,8 +33,10 @@ def test_lenet_layout_and_widths():
 
 
 def test_lenet_rejects_other_sizes():
-    with pytest.raises(DfkdError, match="32x32 inputs, got 28x28"):
+    with pytest.raises(DfkdError, match="lenet5 expects 32x32 inputs, got 28x28"):
         build_model("lenet5", in_channels=1)(torch.randn(1, 1, 28, 28))
+    with pytest.raises(DfkdError, match="lenet5_half expects 32x32 inputs, got 64x64"):
+        build_model("lenet5_half", in_channels=1)(torch.randn(1, 1, 64, 64))
 
 
 def test_cifar_resnet18_keys_match_dfad_layout():
@@ -91,6 +93,15 @@ def test_foreign_checkpoint_formats(wrap, tmp_path):
     assert torch.equal(src.fc.weight, dst.fc.weight)
 
 
+def test_old_checkpoint_without_bn_step_counter_loads(tmp_path):
+    src = build_model("resnet18")
+    sd = {k: v for k, v in src.state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save(sd, tmp_path / "old.pth")
+    dst = build_model("resnet18")
+    load_weights(dst, tmp_path / "old.pth", "resnet18")
+    assert torch.equal(src.bn1.running_var, dst.bn1.running_var)
+
+
 def test_class_count_mismatch_message(tmp_path):
     torch.save(build_model("lenet5", 1, num_classes=100).state_dict(), tmp_path / "t.pt")
     with pytest.raises(CheckpointError, match="checkpoint has 100 classes.*has 10"):
@@ -128,5 +139,6 @@ def test_extract_state_dict_strips_module_prefix():
 def test_unknown_model_suggests():
     with pytest.raises(UnknownNameError, match="Did you mean 'resnet18'"):
         build_model("resnet19")
-    with pytest.raises(UnknownNameError, match="torchvision has no classifier 'resnet19'"):
+    with pytest.raises(UnknownNameError,
+                       match="no classifier 'resnet19'. Did you mean 'tv_resnet18'"):
         build_model("tv_resnet19")

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="default checkpoints/<model>_<dataset>.pt")
     add_common_args(parser)
     args = parser.parse_args(argv)
-    spec = get_spec(args.dataset)
+    spec = get_spec(args.dataset, args.data_root)
     build_model(args.model, in_channels=spec.in_channels, num_classes=spec.num_classes)
     device = resolve_device(args.device or "cpu")
     train_teacher(args.model, args.dataset, args.out, epochs=args.epochs, data_root=args.data_root,

@@ -61,6 +61,9 @@ def load_weights(model: nn.Module, path: str | Path, arch: str | None = None) ->
     meta = obj.get("meta") if isinstance(obj, dict) else None
     meta = dict(meta) if isinstance(meta, dict) else {}
     own = model.state_dict()
+    for key in own:  # files from PyTorch < 0.4.1 lack BatchNorm's step counter
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = own[key]
     if set(own) != set(state) or any(own[k].shape != state[k].shape for k in own):
         said = (f" The file says it holds a {meta['arch']} trained on {meta.get('dataset', '?')}."
                 if "arch" in meta else "")

@@ -16,8 +16,10 @@ class LeNet5(nn.Module):
     """conv5 c1 -> pool -> conv5 c2 -> pool -> conv5 c3 -> fc f -> fc classes."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10,
-                 widths: tuple[int, int, int] = (6, 16, 120), hidden: int = 84) -> None:
+                 widths: tuple[int, int, int] = (6, 16, 120), hidden: int = 84,
+                 arch: str = "lenet5") -> None:
         super().__init__()
+        self.arch = arch
         c1, c2, c3 = widths
         self.conv1 = nn.Conv2d(in_channels, c1, kernel_size=5)
         self.relu1 = nn.ReLU()
@@ -34,7 +36,7 @@ class LeNet5(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2:] != (32, 32):
             h, w = x.shape[-2:]
-            raise DfkdError(f"LeNet-5 expects 32x32 inputs, got {h}x{w}: pad or resize the "
+            raise DfkdError(f"{self.arch} expects 32x32 inputs, got {h}x{w}: pad or resize the "
                             "dataset to 32x32")
         out = self.maxpool1(self.relu1(self.conv1(x)))
         out = self.maxpool2(self.relu2(self.conv2(out)))
@@ -44,10 +46,12 @@ class LeNet5(nn.Module):
 
 @MODELS.register("lenet5")
 def lenet5(in_channels: int = 1, num_classes: int = 10) -> LeNet5:
+    """DAFL's MNIST teacher: 6/16/120 conv channels, 84 hidden units."""
     return LeNet5(in_channels, num_classes)
 
 
 @MODELS.register("lenet5_half")
 def lenet5_half(in_channels: int = 1, num_classes: int = 10) -> LeNet5:
     """DAFL's student: half the channels of every layer."""
-    return LeNet5(in_channels, num_classes, widths=(3, 8, 60), hidden=42)
+    return LeNet5(in_channels, num_classes, widths=(3, 8, 60), hidden=42,
+                  arch="lenet5_half")

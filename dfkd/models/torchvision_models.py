@@ -5,6 +5,8 @@ layer for the class count, so any torchvision architecture fits any dataset spec
 """
 from __future__ import annotations
 
+import difflib
+
 import torch.nn as nn
 import torchvision
 
@@ -23,8 +25,10 @@ def build_torchvision(name: str, in_channels: int = 3, num_classes: int = 10) ->
     """``torchvision.models.get_model(name, weights=None)`` adapted to channels/classes."""
     available = torchvision.models.list_models(module=torchvision.models)
     if name not in available:
+        close = difflib.get_close_matches(name, available, n=1)
+        hint = f" Did you mean {PREFIX + close[0]!r}?" if close else ""
         raise UnknownNameError(f"unknown model {PREFIX + name!r}: torchvision has no classifier "
-                               f"{name!r} (e.g. {', '.join(PREFIX + n for n in available[:5])})")
+                               f"{name!r}.{hint} (e.g. {', '.join(PREFIX + n for n in available[:5])})")
     model = torchvision.models.get_model(name, weights=None, num_classes=num_classes)
     if in_channels != 3:
         path, conv = next((p, m) for p, m in model.named_modules() if isinstance(m, nn.Conv2d))
