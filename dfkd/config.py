@@ -80,6 +80,18 @@ class ReplayConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Random views of the synthetic images the student learns from (``dfkd.augment``).
+
+    The teacher labels each view afresh, so every student step on a stored or reused
+    batch sees new inputs at the price of one cheap teacher forward pass.
+    """
+
+    flip: bool = False  # random horizontal flip
+    crop_padding: int = 0  # random crop back to size after zero-padding this many pixels
+
+
+@dataclass
 class TrainConfig:
     """Length, batch, logging and evaluation of a run."""
 
@@ -106,6 +118,7 @@ class DFKDConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     loss: dict[str, float] = field(default_factory=dict)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 

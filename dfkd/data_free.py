@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 import dfkd.methods  # noqa: F401  (registers the methods)
+from dfkd.augment import build_augment
 from dfkd.cli import add_common_args, resolve_device, write_json
 from dfkd.config import CONFIG_DIR, DFKDConfig, build_config, to_dict
 from dfkd.data import get_spec, load_tensors
@@ -15,6 +16,7 @@ from dfkd.errors import ConfigError, DfkdError
 from dfkd.metrics import accuracy
 from dfkd.models import build_model
 from dfkd.registry import DATASETS, METHODS
+from dfkd.replay import ReplayBuffer
 from dfkd.teacher import load_teacher
 from generators import build_generator
 
@@ -88,8 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     iters = cfg.train.iters
     student_player = Player.from_config("student", student, cfg.student, iters)
     generator_player = Player.from_config("generator", generator, cfg.generator, iters)
+    replay = (ReplayBuffer(cfg.replay.capacity, cfg.replay.policy)
+              if cfg.replay.capacity else None)
     method = METHODS.get(cfg.method)(teacher, student, generator, nz=cfg.generator.nz,
-                                     batch_size=cfg.train.batch_size, spec=spec, loss=cfg.loss)
+                                     batch_size=cfg.train.batch_size, spec=spec, loss=cfg.loss,
+                                     replay=replay, replay_ratio=cfg.replay.ratio,
+                                     augment=build_augment(cfg.augment, spec.image_size))
     logger = RunLogger(out / "tb")
     logger.text("config", "```\n" + str(to_dict(cfg)) + "\n```", 0)
     loop = AdversarialLoop(
@@ -111,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                "student": cfg.student.model, "teacher_acc": meta["test_acc"],
                "student_acc": final.get("acc"), "best_student_acc": loop.best,
                "iters": loop.iteration, "seconds": round(loop.seconds, 2),
+               "iters_per_second": round(loop.iteration / max(loop.seconds, 1e-9), 3),
+               "history": loop.history,
                "config": to_dict(cfg)}
     write_json(out / "metrics.json", metrics)
     print(f"teacher_acc={meta['test_acc']:.2f} student_acc={final.get('acc', float('nan')):.2f} "

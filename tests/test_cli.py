@@ -45,14 +45,23 @@ def test_smoke_run_writes_metrics_and_logs(method, teacher, fake_data_root, tmp_
     assert any((out / "tb").iterdir())
 
 
-def test_cli_resume_equals_straight_run(teacher, fake_data_root, tmp_path):
+@pytest.mark.parametrize("method", ["dafl", "dfad"])
+def test_cli_resume_equals_straight_run(method, teacher, fake_data_root, tmp_path):
+    """With replay and augmentation on, so their state and random draws resume too."""
+    extra = ["--set", "replay.capacity=40", "--set", "replay.policy=reservoir",
+             "--set", "augment.crop_padding=2", "--set", "augment.flip=true"]
     straight, split = tmp_path / "straight", tmp_path / "split"
-    train_dfkd(dfkd_args("dfad", teacher, fake_data_root, straight, 4))
-    train_dfkd(dfkd_args("dfad", teacher, fake_data_root, split, 2))
-    train_dfkd(dfkd_args("dfad", teacher, fake_data_root, split, 4) + ["--resume"])
+    train_dfkd(dfkd_args(method, teacher, fake_data_root, straight, 4) + extra)
+    train_dfkd(dfkd_args(method, teacher, fake_data_root, split, 2) + extra)
+    train_dfkd(dfkd_args(method, teacher, fake_data_root, split, 4) + extra + ["--resume"])
     a = torch.load(straight / "latest.pt", weights_only=True)
     b = torch.load(split / "latest.pt", weights_only=True)
     assert b["iteration"] == 4
+    assert b["method"]["replay"]["size"] == 40  # the buffer was built, filled and resumed
+    assert torch.equal(a["method"]["replay"]["images"], b["method"]["replay"]["images"])
+    history = json.loads((split / "metrics.json").read_text())["history"]
+    assert [h["iteration"] for h in history] == [2, 4]
+    assert history[-1]["acc"] == json.loads((straight / "metrics.json").read_text())["student_acc"]
     for player in ("student", "generator"):
         for key, value in a["players"][player]["model"].items():
             assert torch.equal(value, b["players"][player]["model"][key]), (player, key)

@@ -68,6 +68,7 @@ class AdversarialLoop:
         self.iteration = 0
         self.best: float | None = None
         self.last_eval: dict[str, float] = {}
+        self.history: list[dict[str, float]] = []  # every evaluation, with iteration and time
         self.seconds = 0.0  # training wall time, summed over resumed runs
 
     # -- one iteration -------------------------------------------------------------------
@@ -133,6 +134,8 @@ class AdversarialLoop:
         improved = False
         if self.evaluate is not None:
             self.last_eval = self.evaluate()
+            self.history.append({"iteration": self.iteration,
+                                 "seconds": round(self.seconds, 2), **self.last_eval})
             if self.logger:
                 self.logger.scalars({f"eval/{k}": v for k, v in self.last_eval.items()},
                                     self.iteration)
@@ -152,6 +155,7 @@ class AdversarialLoop:
             "identity": self.identity,
             "iteration": self.iteration,
             "best": self.best,
+            "history": self.history,
             "last_eval": self.last_eval,
             "seconds": self.seconds,
             "players": {p.name: p.state_dict() for p in self.players},
@@ -181,5 +185,6 @@ class AdversarialLoop:
         self.iteration = state["iteration"]
         self.best = state["best"]
         self.last_eval = state["last_eval"]
+        self.history = state["history"]
         self.seconds = state["seconds"]
         set_rng_state(state["rng"])

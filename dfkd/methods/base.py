@@ -38,7 +38,7 @@ class DataFreeMethod:
     def __init__(self, teacher: nn.Module, student: nn.Module, generator: nn.Module, *,
                  nz: int, batch_size: int, spec: DatasetSpec,
                  loss: dict[str, float] | None = None, replay: ReplayBuffer | None = None,
-                 replay_ratio: float = 0.5) -> None:
+                 replay_ratio: float = 0.5, augment: nn.Module | None = None) -> None:
         unknown = sorted(set(loss or {}) - set(self.loss_defaults))
         if unknown:
             raise ConfigError(f"unknown loss weight {unknown[0]!r} for {type(self).__name__}; "
@@ -55,6 +55,7 @@ class DataFreeMethod:
             raise ConfigError(f"replay.ratio must lie in [0, 1], got {replay_ratio}")
         self.replay = replay
         self.replay_ratio = replay_ratio
+        self.augment = augment
         bank_rng = torch.Generator().manual_seed(20190000)
         self._image_z = torch.randn(IMAGE_BANK, nz, generator=bank_rng).to(self.device)
 
@@ -78,6 +79,17 @@ class DataFreeMethod:
         n_new = len(images) - n_old
         return (torch.cat([images[:n_new], old_images]),
                 torch.cat([teacher_logits[:n_new], old_logits]))
+
+    def student_batch(self, images: torch.Tensor,
+                      teacher_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the student learns from: replay mixed in, then (with ``augment``) random
+        views of the images, which the teacher labels afresh."""
+        images, teacher_logits = self.mix_replay(images, teacher_logits)
+        if self.augment is None:
+            return images, teacher_logits
+        with torch.no_grad():
+            views = self.augment(images)
+            return views, self.teacher(views)
 
     def state_dict(self) -> dict:
         return {"replay": self.replay.state_dict() if self.replay is not None else None}

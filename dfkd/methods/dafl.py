@@ -46,6 +46,6 @@ class DAFL(DataFreeMethod):
                 images = self.sample()
                 self._batch = (iteration, images, self.teacher(images))
                 self.remember(*self._batch[1:])
-        images, teacher_logits = self.mix_replay(*self._batch[1:])
+        images, teacher_logits = self.student_batch(*self._batch[1:])
         kd = kd_kl(self.student(images), teacher_logits, self.weights["temperature"])
         return {"loss": kd, "kd": kd}

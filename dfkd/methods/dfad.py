@@ -30,6 +30,6 @@ class DFAD(DataFreeMethod):
             images = self.sample()
             teacher_logits = self.teacher(images)
         self.remember(images, teacher_logits)
-        images, teacher_logits = self.mix_replay(images, teacher_logits)
+        images, teacher_logits = self.student_batch(images, teacher_logits)
         l1 = logit_l1(self.student(images), teacher_logits)
         return {"loss": l1, "l1": l1}
