@@ -8,8 +8,9 @@
 For each method: a fresh run with configs/<method>/fashion_mnist.yaml through the same
 code path as tools/train_dfkd.py; teacher and final student accuracy on the real test
 set, their ratio, wall time and iterations/s. Then the loop's overhead: the shared loop
-against a minimal hand-written PyTorch loop with the same models, batch and steps, timed
-in alternating blocks in one process. Writes benchmarks/results.json and results.md.
+against a minimal hand-written PyTorch loop with the same models, batch and steps (DFAD's
+game without replay or augmentation, which the hand-written loop would have to repeat),
+timed in alternating blocks in one process. Writes benchmarks/results.json and results.md.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def run_method(method: str, extra: list[str]) -> dict:
         "iters": metrics["iters"],
         "seconds": metrics["seconds"],
         "iters_per_s": metrics["iters"] / metrics["seconds"],
+        "history": metrics["history"],
         "config": metrics["config"],
     }
 
@@ -129,6 +131,11 @@ def write_report(results: dict) -> None:
         lines.append(f"| {r['method']} | {r['teacher_acc']:.2f} | {r['student_acc']:.2f} | "
                      f"{r['ratio']:.3f} | {r['best_student_acc']:.2f} | {r['iters']} | "
                      f"{r['seconds'] / 60:.1f} min | {r['iters_per_s']:.2f} |")
+    for r in results["methods"]:
+        points = ", ".join(f"{h['acc']:.1f}% at {h['seconds'] / 60:.1f} min"
+                           for h in r.get("history", []))
+        lines += ["", f"{r['method']} student accuracy during the run (iteration every "
+                  f"{r['config']['train']['eval_every']}): {points}."]
     if "overhead" in results:
         o = results["overhead"]
         lines += ["", "## Loop overhead", "",
