@@ -40,9 +40,13 @@ def run_method(method: str, extra: list[str]) -> dict:
     out = RUNS / method
     shutil.rmtree(out, ignore_errors=True)
     train_dfkd(["--method", method, "--out", str(out), *extra])
-    metrics = json.loads((out / "metrics.json").read_text())
+    return summarize(json.loads((out / "metrics.json").read_text()))
+
+
+def summarize(metrics: dict) -> dict:
+    """One results row from a run's metrics.json."""
     return {
-        "method": method,
+        "method": metrics["method"],
         "teacher_acc": metrics["teacher_acc"],
         "student_acc": metrics["student_acc"],
         "best_student_acc": metrics["best_student_acc"],
@@ -102,21 +106,27 @@ def build_pair(method: str):
     return loop.step, manual_step
 
 
-def loop_overhead(method: str = "dfad", blocks: int = 6, iters_per_block: int = 10) -> dict:
-    """Time the shared loop and a hand-written loop alternately; ratio of medians."""
+def loop_overhead(method: str = "dfad", blocks: int = 16, iters_per_block: int = 4) -> dict:
+    """Time the shared loop and a hand-written loop in alternating blocks (ABBA order,
+    so drifts in machine load hit both alike). The ratio is the median over blocks of
+    shared/manual time of the two runs adjacent in time, which cancels slow load drifts."""
     shared_step, manual_step = build_pair(method)
     for step in (shared_step, manual_step):  # warm-up
         step(0)
     times: dict[str, list[float]] = {"shared": [], "manual": []}
+    pair = [("shared", shared_step), ("manual", manual_step)]
     for block in range(blocks):
-        for name, step in (("shared", shared_step), ("manual", manual_step)):
+        for name, step in (pair if block % 2 == 0 else pair[::-1]):
             start = time.perf_counter()
             for i in range(iters_per_block):
                 step(i)
             times[name].append((time.perf_counter() - start) / iters_per_block)
     shared, manual = statistics.median(times["shared"]), statistics.median(times["manual"])
+    block_ratios = sorted(a / b for a, b in zip(times["shared"], times["manual"]))
     return {"method": method, "shared_s_per_iter": shared, "manual_s_per_iter": manual,
-            "ratio": shared / manual, "blocks": blocks, "iters_per_block": iters_per_block}
+            "ratio": statistics.median(block_ratios), "block_ratio_quartiles": [
+                block_ratios[len(block_ratios) // 4], block_ratios[3 * len(block_ratios) // 4]],
+            "blocks": blocks, "iters_per_block": iters_per_block}
 
 
 def write_report(results: dict) -> None:
@@ -140,10 +150,13 @@ def write_report(results: dict) -> None:
         o = results["overhead"]
         lines += ["", "## Loop overhead", "",
                   f"Shared loop vs a minimal hand-written PyTorch loop ({o['method']}, same "
-                  f"models, batch and steps; median of {o['blocks']} alternating blocks of "
-                  f"{o['iters_per_block']} iterations): {o['shared_s_per_iter'] * 1000:.1f} ms "
-                  f"vs {o['manual_s_per_iter'] * 1000:.1f} ms per iteration, "
-                  f"**ratio {o['ratio']:.3f}**."]
+                  f"models, batch and steps; {o['blocks']} alternating blocks of "
+                  f"{o['iters_per_block']} iterations): median {o['shared_s_per_iter'] * 1000:.1f} "
+                  f"ms vs {o['manual_s_per_iter'] * 1000:.1f} ms per iteration, median "
+                  "ratio of adjacent blocks "
+                  f"**{o['ratio']:.3f}** (per-block ratios, quartiles: "
+                  f"{o['block_ratio_quartiles'][0]:.3f}-{o['block_ratio_quartiles'][1]:.3f}; "
+                  "the spread is the machine's noise)."]
     (OUT / "results.md").write_text("\n".join(lines) + "\n")
 
 
@@ -160,7 +173,8 @@ def main() -> int:
     previous = OUT / "results.json"
     if previous.exists():
         old = json.loads(previous.read_text())
-        results["methods"] = [r for r in old.get("methods", []) if r["method"] not in args.methods]
+        rerun = [] if args.overhead_only else args.methods
+        results["methods"] = [r for r in old.get("methods", []) if r["method"] not in rerun]
     if not args.overhead_only:
         extra = [x for o in args.overrides for x in ("--set", o)]
         for method in args.methods:
