@@ -106,7 +106,7 @@ def build_pair(method: str):
     return loop.step, manual_step
 
 
-def loop_overhead(method: str = "dfad", blocks: int = 16, iters_per_block: int = 4) -> dict:
+def loop_overhead(method: str = "dfad", blocks: int = 40, iters_per_block: int = 1) -> dict:
     """Time the shared loop and a hand-written loop in alternating blocks (ABBA order,
     so drifts in machine load hit both alike). The ratio is the median over blocks of
     shared/manual time of the two runs adjacent in time, which cancels slow load drifts."""
