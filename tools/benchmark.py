@@ -76,7 +76,7 @@ def build_pair(method: str):
     torch.manual_seed(0)
     student = build_model(cfg.student.model, in_channels=1, num_classes=10)
     generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
-                                spec.image_size, 1)
+                                spec.image_size, 1).to(memory_format=torch.channels_last)
     student2, generator2 = copy.deepcopy(student), copy.deepcopy(generator)
     batch, nz, n_s = cfg.train.batch_size, cfg.generator.nz, cfg.student.steps
 
