@@ -53,7 +53,7 @@ def summarize(metrics: dict) -> dict:
         "ratio": metrics["student_acc"] / metrics["teacher_acc"],
         "iters": metrics["iters"],
         "seconds": metrics["seconds"],
-        "iters_per_s": metrics["iters"] / metrics["seconds"],
+        "iters_per_s": metrics["iters_per_second"],
         "history": metrics["history"],
         "config": metrics["config"],
     }

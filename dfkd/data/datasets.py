@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import yaml
 from torch.utils.data import TensorDataset
 
-from dfkd.data.locate import GET_DATA, data_root, missing, prepare_fashion_mnist
+from dfkd.data.locate import MNIST_FILES, data_root, missing, prepare_fashion_mnist
 from dfkd.data.specs import SPECS, DatasetSpec
 from dfkd.errors import DatasetMissingError
 from dfkd.registry import DATASETS
@@ -40,22 +40,21 @@ def load_tensors(name: str, root: str | Path | None = None,
     return TensorDataset(spec.normalize(images), labels)
 
 
-def _mnist_like(cls_name: str, folder: str):
+def _mnist_like(cls_name: str, pad: bool):
+    """Reader for torchvision's ``cls_name``; 28 -> 32 by zero-padding (``pad``) or resizing."""
     def read(root: Path, train: bool, spec: DatasetSpec) -> tuple[torch.Tensor, torch.Tensor]:
         import torchvision.datasets as tvd
 
         if cls_name == "FashionMNIST":
-            prepare_fashion_mnist(root)  # unpacks Debian's files when they are installed
-        raw = root / folder / "raw"
-        if missing(raw, ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte")):
+            prepare_fashion_mnist(root)  # unpacks Debian's files, or names the fix
+        elif missing(root / cls_name / "raw", MNIST_FILES):
             raise DatasetMissingError(
-                f"{cls_name} not found: expected its idx files in {raw}. Fix: "
-                + (GET_DATA if cls_name == "FashionMNIST" else
-                   f"torchvision.datasets.{cls_name}('{root}', download=True) where the "
-                   "internet is reachable, then copy the folder here"))
+                f"{cls_name} not found: expected its idx files in {root / cls_name / 'raw'}. "
+                f"Fix: torchvision.datasets.{cls_name}('{root}', download=True) where the "
+                "internet is reachable, then copy the folder here")
         ds = getattr(tvd, cls_name)(str(root), train=train, download=False)
         x = ds.data.unsqueeze(1).float() / 255.0
-        if spec.name == "fashion_mnist":
+        if pad:
             x = F.pad(x, (2, 2, 2, 2))  # 28 -> 32 with a black border, as LeNet-5 expects
         else:
             x = F.interpolate(x, size=spec.image_size, mode="bilinear", antialias=True,
@@ -118,8 +117,8 @@ def _image_folder(root: Path, train: bool, spec: DatasetSpec) -> tuple[torch.Ten
 
 
 _READERS = {
-    "fashion_mnist": _mnist_like("FashionMNIST", "FashionMNIST"),
-    "mnist": _mnist_like("MNIST", "MNIST"),
+    "fashion_mnist": _mnist_like("FashionMNIST", pad=True),
+    "mnist": _mnist_like("MNIST", pad=False),
     "cifar10": _cifar("CIFAR10", "cifar-10-batches-py"),
     "cifar100": _cifar("CIFAR100", "cifar-100-python"),
     IMAGE_FOLDER: _image_folder,

@@ -43,8 +43,7 @@ def prepare_fashion_mnist(root: str | Path | None = None,
     raw = fashion_raw_dir(root)
     if not missing(raw, MNIST_FILES):
         return raw
-    absent = [name for name in MNIST_FILES if not (debian_dir / f"{name}.gz").is_file()]
-    if absent:
+    if missing(debian_dir, tuple(f"{name}.gz" for name in MNIST_FILES)):
         raise DatasetMissingError(
             f"Fashion-MNIST not found in {raw} nor in {debian_dir} (Debian package "
             f"dataset-fashion-mnist). Fix: {GET_DATA}")
