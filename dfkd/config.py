@@ -60,11 +60,17 @@ class PlayerConfig:
 
 @dataclass
 class GeneratorConfig(PlayerConfig):
-    """The data-free generator: width and latent size."""
+    """The data-free generator: width, latent size, and the optional BN-statistics prior.
+
+    ``bn_weight`` > 0 adds bn_weight × L_bn (DFQ/DeepInversion: synthetic batch statistics
+    at the teacher's BatchNorm inputs should match the stored ones) to any method's
+    generator loss; the teacher must have BatchNorm layers.
+    """
 
     model: str = "dafl"
     nz: int = 100
     ngf: int = 64
+    bn_weight: float = 0.0
 
 
 @dataclass

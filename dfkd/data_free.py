@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 import torch
+import yaml
 
 import dfkd.methods  # noqa: F401  (registers the methods)
 from dfkd.augment import build_augment
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                           num_classes=spec.num_classes).to(device)
     # channels-last: the generator's convolutions run ~1.8x faster on CPU in this layout
     generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
-                                spec.image_size, spec.in_channels).to(
+                                spec.image_size, spec.in_channels, spec.num_classes).to(
                                     device, memory_format=torch.channels_last)
     iters = cfg.train.iters
     student_player = Player.from_config("student", student, cfg.student, iters)
@@ -97,12 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     method = METHODS.get(cfg.method)(teacher, student, generator, nz=cfg.generator.nz,
                                      batch_size=cfg.train.batch_size, spec=spec, loss=cfg.loss,
                                      replay=replay, replay_ratio=cfg.replay.ratio,
-                                     augment=build_augment(cfg.augment, spec.image_size))
+                                     augment=build_augment(cfg.augment, spec.image_size),
+                                     bn_weight=cfg.generator.bn_weight,
+                                     generator_ema=(generator_player.ema.module
+                                                    if generator_player.ema else None))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     logger = RunLogger(out / "tb")
     logger.text("config", "```\n" + str(to_dict(cfg)) + "\n```", 0)
     loop = AdversarialLoop(
         method, student_player, generator_player, iters, out,
-        evaluate=lambda: {"acc": accuracy(student, test_set, device=device)},
+        evaluate=lambda: {"acc": accuracy(student, test_set, device=device),
+                          "early_bank_acc": method.early_bank_agreement(loop.iteration)},
         eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
         identity={"method": cfg.method, "dataset": cfg.dataset, "teacher": cfg.teacher,

@@ -9,6 +9,8 @@ The published generator has ngf = 64; DAFL uses BatchNorm eps 0.8 in the two con
 DFAD's ``GeneratorA`` the default eps. Module names follow the original code (``l1``,
 ``conv_blocks0/1/2``) so that its generator checkpoints load. The final affine-free BN
 standardizes the images per channel, so they live on the scale of normalized data.
+ZSKT's generator (Micaelli & Storkey 2019) is the same network without the final Tanh and
+with an affine final BN: its images are not bounded, only standardized then rescaled.
 """
 from __future__ import annotations
 
@@ -22,8 +24,11 @@ from dfkd.registry import GENERATORS
 class DAFLGenerator(nn.Module):
     """Upsampling convolutional generator from a latent vector to an image."""
 
+    conditional = False  # called as G(z); conditional generators as G(z, labels)
+
     def __init__(self, nz: int = 100, ngf: int = 64, img_size: int = 32, channels: int = 1,
-                 bn_eps: float = 0.8, final_tanh: bool = True) -> None:
+                 bn_eps: float = 0.8, final_tanh: bool = True,
+                 final_affine: bool = False) -> None:
         super().__init__()
         if img_size % 4:
             raise ValueError(f"generator image size must be a multiple of 4, got {img_size}")
@@ -44,7 +49,7 @@ class DAFLGenerator(nn.Module):
         ]
         if final_tanh:
             last.append(nn.Tanh())
-        last.append(nn.BatchNorm2d(channels, affine=False))
+        last.append(nn.BatchNorm2d(channels, affine=final_affine))
         self.conv_blocks2 = nn.Sequential(*last)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -57,17 +62,22 @@ class DAFLGenerator(nn.Module):
 
 
 @GENERATORS.register("dafl")
-def dafl_generator(nz: int, ngf: int, img_size: int, channels: int) -> DAFLGenerator:
+def dafl_generator(nz: int, ngf: int, img_size: int, channels: int,
+                   num_classes: int = 10) -> DAFLGenerator:
     """DAFL's generator: BatchNorm eps 0.8 in the conv blocks."""
     return DAFLGenerator(nz, ngf, img_size, channels, bn_eps=0.8)
 
 
 @GENERATORS.register("dfad")
-def dfad_generator(nz: int, ngf: int, img_size: int, channels: int) -> DAFLGenerator:
+def dfad_generator(nz: int, ngf: int, img_size: int, channels: int,
+                   num_classes: int = 10) -> DAFLGenerator:
     """DFAD's ``GeneratorA``: the DAFL generator with default BatchNorm eps."""
     return DAFLGenerator(nz, ngf, img_size, channels, bn_eps=1e-5)
 
 
-def build_generator(name: str, nz: int, ngf: int, img_size: int, channels: int) -> nn.Module:
-    """Build a registered generator for images of ``channels`` x ``img_size``²."""
-    return GENERATORS.get(name)(nz=nz, ngf=ngf, img_size=img_size, channels=channels)
+@GENERATORS.register("zskt")
+def zskt_generator(nz: int, ngf: int, img_size: int, channels: int,
+                   num_classes: int = 10) -> DAFLGenerator:
+    """ZSKT's generator: no final Tanh, affine final BatchNorm, default eps."""
+    return DAFLGenerator(nz, ngf, img_size, channels, bn_eps=1e-5, final_tanh=False,
+                         final_affine=True)

@@ -45,6 +45,8 @@ def fake_data_root(tmp_path_factory) -> Path:
 class TinyClassifier(nn.Module):
     """A small conv net with BatchNorm and a final nn.Linear, for fast loop tests."""
 
+    groups = ("bn", "pool")  # feature maps for attention transfer
+
     def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 4) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, width, 3, padding=1)

@@ -46,7 +46,7 @@ def test_student_learns_from_views_the_teacher_relabels(method):
                             augment=build_augment(AugmentConfig(crop_padding=2, flip=True), 8))
     images = generator(torch.randn(16, 8)).detach()
     stale = torch.zeros(16, 10)  # labels that must not survive augmentation
-    views, logits = m.student_batch(images, stale)
+    views, logits, _ = m.student_batch(images, stale)
     assert views.shape == images.shape and not torch.equal(views, images)
     torch.testing.assert_close(logits, teacher.eval()(views))
     assert not logits.requires_grad

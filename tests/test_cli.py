@@ -30,7 +30,7 @@ def dfkd_args(method, teacher, data_root, out, iters):
             "--out", str(out), "--iters", str(iters), *TINY]
 
 
-@pytest.mark.parametrize("method", ["dafl", "dfad"])
+@pytest.mark.parametrize("method", ["dafl", "dfad", "zskt", "mad", "cgdd"])
 def test_smoke_run_writes_metrics_and_logs(method, teacher, fake_data_root, tmp_path, capsys):
     out = tmp_path / "run"
     assert train_dfkd(dfkd_args(method, teacher, fake_data_root, out, 3)) == 0
@@ -45,11 +45,13 @@ def test_smoke_run_writes_metrics_and_logs(method, teacher, fake_data_root, tmp_
     assert any((out / "tb").iterdir())
 
 
-@pytest.mark.parametrize("method", ["dafl", "dfad"])
+@pytest.mark.parametrize("method", ["dafl", "dfad", "zskt", "mad", "cgdd"])
 def test_cli_resume_equals_straight_run(method, teacher, fake_data_root, tmp_path):
     """With replay and augmentation on, so their state and random draws resume too."""
     extra = ["--set", "replay.capacity=40", "--set", "replay.policy=reservoir",
-             "--set", "augment.crop_padding=2", "--set", "augment.flip=true"]
+             "--set", "augment.crop_padding=2", "--set", "augment.flip=true",
+             # a cosine schedule spans --iters unless its horizon is fixed (ZSKT's is cosine)
+             "--set", "student.schedule.horizon=4", "--set", "generator.schedule.horizon=4"]
     straight, split = tmp_path / "straight", tmp_path / "split"
     train_dfkd(dfkd_args(method, teacher, fake_data_root, straight, 4) + extra)
     train_dfkd(dfkd_args(method, teacher, fake_data_root, split, 2) + extra)
@@ -124,3 +126,31 @@ def test_cifar_style_networks_run_through_the_cli(fake_data_root, tmp_path):
                        "--teacher-ckpt", str(teacher_path), "--data-root", str(fake_data_root),
                        "--out", str(out), "--iters", "1", *TINY]) == 0
     assert json.loads((out / "metrics.json").read_text())["teacher"] == "wrn16_1"
+
+
+@pytest.mark.parametrize("method, flags", [("cgdd", []), ("mad", ["--ema"]), ("dafl", [])])
+def test_sample_grid_one_row_per_class(method, flags, teacher, fake_data_root, tmp_path, capsys):
+    from PIL import Image
+
+    from dfkd.sample import main as sample
+
+    out = tmp_path / "run"
+    train_dfkd(dfkd_args(method, teacher, fake_data_root, out, 1)
+               + ["--set", "student.steps=1", "--set", "train.image_every=0"])
+    png = tmp_path / "grid.png"
+    assert sample([str(out), "--per-class", "3", "--out", str(png),
+                   "--data-root", str(fake_data_root), *flags]) == 0
+    width, height = Image.open(png).size
+    cell = 32 + 2  # make_grid pads each 32x32 image by 2 pixels
+    assert (width, height) == (3 * cell + 2, 10 * cell + 2)  # 3 per row, 10 class rows
+    printed = capsys.readouterr().out
+    assert ("asked class" in printed) == (method == "cgdd")
+
+
+def test_sample_rejects_ema_without_momentum_generator(teacher, fake_data_root, tmp_path):
+    from dfkd.sample import main as sample
+
+    out = tmp_path / "run"
+    train_dfkd(dfkd_args("dfad", teacher, fake_data_root, out, 1))
+    with pytest.raises(DfkdError, match="drop --ema"):
+        sample([str(out), "--ema", "--data-root", str(fake_data_root)])

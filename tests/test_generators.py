@@ -42,3 +42,37 @@ def test_gradients_reach_generator():
     g = build_generator("dfad", nz=4, ngf=4, img_size=8, channels=1)
     g(torch.randn(8, 4)).pow(2).mean().backward()
     assert all(p.grad is not None for p in g.parameters())
+
+
+def test_zskt_generator_has_no_tanh_and_affine_final_bn():
+    from generators.dafl import DAFLGenerator
+
+    g = build_generator("zskt", nz=4, ngf=4, img_size=8, channels=1)
+    assert not any(isinstance(m, torch.nn.Tanh) for m in g.modules())
+    final = g.conv_blocks2[-1]
+    assert isinstance(final, torch.nn.BatchNorm2d) and final.affine
+    with torch.no_grad():
+        final.weight.fill_(3.0)  # unbounded output: std 3 after the affine BN
+    x = g(torch.randn(64, 4))
+    assert (x.std(dim=(0, 2, 3)) - 3).abs().max() < 0.05
+    assert isinstance(g, DAFLGenerator)
+
+
+def test_conditional_generator_uses_labels():
+    from generators import balanced_labels, is_conditional
+
+    torch.manual_seed(0)
+    g = build_generator("conditional", nz=6, ngf=4, img_size=8, channels=1, num_classes=3)
+    assert is_conditional(g) and not is_conditional(build_generator("dfad", 6, 4, 8, 1))
+    assert g.label_emb.weight.shape == (3, 6)
+    z = torch.randn(8, 6)
+    a = g(z, torch.zeros(8, dtype=torch.long))
+    b = g(z, torch.ones(8, dtype=torch.long))
+    assert a.shape == (8, 1, 8, 8) and not torch.allclose(a, b)
+    # the embedding is summed with z: label k with z equals label 0 with z + e_k - e_0
+    shift = g.label_emb.weight[1] - g.label_emb.weight[0]
+    torch.testing.assert_close(g(z + shift, torch.zeros(8, dtype=torch.long)), b)
+    with pytest.raises(ValueError, match="one label per latent"):
+        g(z, torch.zeros(3, dtype=torch.long))
+    labels = balanced_labels(10, 3)
+    assert sorted(labels.tolist()) == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]

@@ -22,6 +22,7 @@ from dfkd.engine.logger import RunLogger
 from dfkd.engine.player import Player
 from dfkd.engine.state import atomic_save, rng_state, safe_load, set_rng_state
 from dfkd.errors import CheckpointError, DfkdError
+from dfkd.metrics.memory import current_rss_mb
 
 CHECKPOINT_FORMAT = "dfkd-loop-1"
 
@@ -135,7 +136,8 @@ class AdversarialLoop:
         if self.evaluate is not None:
             self.last_eval = self.evaluate()
             self.history.append({"iteration": self.iteration,
-                                 "seconds": round(self.seconds, 2), **self.last_eval})
+                                 "seconds": round(self.seconds, 2), **self.last_eval,
+                                 "rss_mb": round(current_rss_mb(), 1)})
             if self.logger:
                 self.logger.scalars({f"eval/{k}": v for k, v in self.last_eval.items()},
                                     self.iteration)

@@ -1,9 +1,10 @@
 """Shared parts of the data-free (discriminator distillation) methods.
 
 A generator G synthesizes a batch, the frozen teacher T judges it, the student S learns
-from T on it. Subclasses define ``adversary_loss`` (G's step) and ``student_loss``
-(S's step); everything else — latent sampling, loss-weight checking, the TensorBoard
-grid of samples sorted by the teacher's class — lives here.
+from T on it. Subclasses define ``generator_loss`` (G's step) and ``student_loss``
+(S's step); everything else lives here: latent and label sampling, the optional
+BN-statistics prior on G, replay and random views for the student, attention-transfer
+recorders, the forgetting bank, and the TensorBoard grid of samples by class.
 """
 from __future__ import annotations
 
@@ -15,10 +16,17 @@ import torch.nn as nn
 from dfkd.data.specs import DatasetSpec
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
+from dfkd.grids import rows_by_class
+from dfkd.hooks import FeatureRecorder
+from dfkd.losses import BNStatisticsPrior
+from dfkd.metrics import SyntheticBank
+from dfkd.models import feature_groups
 from dfkd.replay import ReplayBuffer
+from generators import balanced_labels, is_conditional
 
 IMAGE_BANK = 256  # latent vectors kept fixed for the logged sample grids
 PER_CLASS = 8  # samples per class row in the grid
+FORGETTING_BANK = 1024  # synthetic samples kept to measure forgetting
 
 
 def classifier_name(model: nn.Module) -> str:
@@ -30,23 +38,35 @@ def classifier_name(model: nn.Module) -> str:
 
 
 class DataFreeMethod:
-    """Base class: holds the three networks and the generator's latent sampling."""
+    """Base class: holds the three networks and what every data-free method shares."""
 
     #: loss weights and their published defaults; config ``loss:`` may override these keys
     loss_defaults: dict[str, float] = {}
+    #: whether the method needs the teacher's and student's group feature maps (AT)
+    uses_attention = False
+    #: whether the method needs a class-conditional generator
+    needs_conditional = False
 
     def __init__(self, teacher: nn.Module, student: nn.Module, generator: nn.Module, *,
                  nz: int, batch_size: int, spec: DatasetSpec,
                  loss: dict[str, float] | None = None, replay: ReplayBuffer | None = None,
-                 replay_ratio: float = 0.5, augment: nn.Module | None = None) -> None:
+                 replay_ratio: float = 0.5, augment: nn.Module | None = None,
+                 bn_weight: float = 0.0, generator_ema: nn.Module | None = None) -> None:
+        name = type(self).__name__
         unknown = sorted(set(loss or {}) - set(self.loss_defaults))
         if unknown:
-            raise ConfigError(f"unknown loss weight {unknown[0]!r} for {type(self).__name__}; "
+            raise ConfigError(f"unknown loss weight {unknown[0]!r} for {name}; "
                               f"known: {', '.join(self.loss_defaults) or 'none'}")
+        if self.needs_conditional != is_conditional(generator):
+            raise ConfigError(
+                f"{name} needs {'a class-conditional' if self.needs_conditional else 'an unconditional'} "
+                f"generator, got {type(generator).__name__}: set generator.model to "
+                f"{'conditional' if self.needs_conditional else 'dafl, dfad or zskt'}")
         self.weights = {**self.loss_defaults, **(loss or {})}
         self.teacher = teacher.eval().requires_grad_(False)
         self.student = student
         self.generator = generator
+        self.generator_ema = generator_ema
         self.nz = nz
         self.batch_size = batch_size
         self.spec = spec
@@ -56,62 +76,175 @@ class DataFreeMethod:
         self.replay = replay
         self.replay_ratio = replay_ratio
         self.augment = augment
+        if bn_weight < 0:
+            raise ConfigError(f"generator.bn_weight must be >= 0, got {bn_weight}")
+        self.bn_weight = bn_weight
+        self.bn_prior = BNStatisticsPrior(self.teacher) if bn_weight > 0 else None
+        if self.uses_attention:
+            self._teacher_groups = self._group_recorder(self.teacher, "teacher")
+            self._student_groups = self._group_recorder(student, "student")
+            if len(self._teacher_groups._targets) != len(self._student_groups._targets):
+                raise ConfigError(
+                    f"attention transfer pairs feature groups one to one, but the teacher has "
+                    f"{len(self._teacher_groups._targets)} ({', '.join(feature_groups(teacher))}) "
+                    f"and the student {len(self._student_groups._targets)} "
+                    f"({', '.join(feature_groups(student))}): pick a student of the same family")
+        self.bank = SyntheticBank()
+        self._batch: tuple | None = None  # (iteration, images, teacher logits, labels)
         bank_rng = torch.Generator().manual_seed(20190000)
         self._image_z = torch.randn(IMAGE_BANK, nz, generator=bank_rng).to(self.device)
+        self._bank_z = torch.randn(FORGETTING_BANK, nz, generator=bank_rng).to(self.device)
 
-    def sample(self, generator: nn.Module | None = None) -> torch.Tensor:
-        """A batch ``G(z)``, z ~ N(0, I), keeping the graph to G's parameters."""
-        z = torch.randn(self.batch_size, self.nz, device=self.device)
-        return (generator or self.generator)(z)
+    @staticmethod
+    def _group_recorder(model: nn.Module, role: str) -> FeatureRecorder:
+        try:
+            groups = feature_groups(model)
+        except ValueError as exc:
+            raise ConfigError(f"attention transfer on the {role}: {exc}") from None
+        return FeatureRecorder(model, {f"g{i}": name for i, name in enumerate(groups)})
 
+    # -- the generator's step -------------------------------------------------------------
+    def generator_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        """The method's generator loss, plus ``bn_weight`` × the BN-statistics prior on the
+        teacher forwards it made (DeepInversion), when the prior is on."""
+        if self.bn_prior is None:
+            return self.generator_loss(iteration)
+        with self.bn_prior:
+            terms = self.generator_loss(iteration)
+        terms["bn"] = self.bn_prior.loss()
+        terms["loss"] = terms["loss"] + self.bn_weight * terms["bn"]
+        return terms
+
+    # -- sampling ---------------------------------------------------------------------------
+    def labels(self, n: int) -> torch.Tensor:
+        """Class-balanced labels to ask a conditional generator for."""
+        return balanced_labels(n, self.spec.num_classes, self.device)
+
+    def sample(self, generator: nn.Module | None = None, labels: torch.Tensor | None = None,
+               n: int | None = None) -> torch.Tensor:
+        """A batch ``G(z)`` (or ``G(z, labels)``), z ~ N(0, I), keeping the graph to G; of
+        ``n`` images (default: the batch size, or one per label)."""
+        n = n or (self.batch_size if labels is None else len(labels))
+        z = torch.randn(n, self.nz, device=self.device)
+        generator = generator or self.generator
+        return generator(z, labels) if is_conditional(generator) else generator(z)
+
+    def keep_batch(self, iteration: int, images: torch.Tensor, teacher_logits: torch.Tensor,
+                   labels: torch.Tensor | None = None) -> None:
+        """Keep the generator step's batch for this iteration's student steps, and offer it
+        to the replay buffer."""
+        self._batch = (iteration, images.detach(), teacher_logits.detach(), labels)
+        self.remember(images, teacher_logits)
+
+    def generated_batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor,
+                                                       torch.Tensor | None]:
+        """``(images, teacher logits, labels)`` kept by this iteration's generator step, or a
+        fresh batch where there was none (e.g. generator.steps = 0)."""
+        if self._batch is None or self._batch[0] != iteration:
+            with torch.no_grad():
+                labels = self.labels(self.batch_size) if self.needs_conditional else None
+                images = self.sample(labels=labels)
+                self.keep_batch(iteration, images, self.teacher(images), labels)
+        return self._batch[1:]
+
+    @torch.no_grad()
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images for fixed latents, from a copy of G (so G's BN running statistics are not
+        touched), in training mode as during the run."""
+        generator = copy.deepcopy(self.generator).train()
+        if is_conditional(generator):
+            if labels is None:
+                labels = torch.arange(len(z), device=z.device) % self.spec.num_classes
+            return generator(z, labels)
+        return generator(z)
+
+    # -- the student's data ---------------------------------------------------------------
     def remember(self, images: torch.Tensor, teacher_logits: torch.Tensor) -> None:
         """Offer a freshly synthesized batch to the replay buffer (if there is one)."""
         if self.replay is not None:
             self.replay.add(images.detach(), teacher_logits.detach())
 
     def mix_replay(self, images: torch.Tensor,
-                   teacher_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Replace ``replay_ratio`` of a student batch with stored samples."""
+                   teacher_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Replace ``replay_ratio`` of a student batch with stored samples; also returns how
+        many fresh samples lead the batch."""
         if self.replay is None or len(self.replay) == 0 or self.replay_ratio == 0:
-            return images, teacher_logits
+            return images, teacher_logits, len(images)
         n_old = round(len(images) * self.replay_ratio)
         old_images, old_logits = self.replay.sample(n_old)
         n_new = len(images) - n_old
         return (torch.cat([images[:n_new], old_images]),
-                torch.cat([teacher_logits[:n_new], old_logits]))
+                torch.cat([teacher_logits[:n_new], old_logits]), n_new)
 
-    def student_batch(self, images: torch.Tensor,
-                      teacher_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def student_batch(self, images: torch.Tensor, teacher_logits: torch.Tensor,
+                      labels: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """What the student learns from: replay mixed in, then (with ``augment``) random
-        views of the images, which the teacher labels afresh."""
-        images, teacher_logits = self.mix_replay(images, teacher_logits)
+        views of the images, which the teacher labels afresh. Returns images, teacher
+        logits, and class targets: the asked ``labels`` for fresh samples where given, the
+        teacher's class otherwise."""
+        images, teacher_logits, n_new = self.mix_replay(images, teacher_logits)
+        targets = teacher_logits.argmax(dim=1)
+        if labels is not None:
+            targets = torch.cat([labels[:n_new], targets[n_new:]])
         if self.augment is None:
-            return images, teacher_logits
+            return images, teacher_logits, targets
         with torch.no_grad():
             views = self.augment(images)
-            return views, self.teacher(views)
+            return views, self.teacher(views), targets
 
+    def groups(self, model: nn.Module, images: torch.Tensor
+               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``model(images)`` and its group feature maps (teacher or student)."""
+        recorder = self._teacher_groups if model is self.teacher else self._student_groups
+        with recorder as rec:
+            logits = model(images)
+        return logits, [rec[k] for k in sorted(rec.features, key=lambda k: int(k[1:]))]
+
+    # -- checkpoint state -------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {"replay": self.replay.state_dict() if self.replay is not None else None}
+        return {"replay": self.replay.state_dict() if self.replay is not None else None,
+                "bank": self.bank.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         if self.replay is not None and state.get("replay") is not None:
             self.replay.load_state_dict(state["replay"])
+        if state.get("bank") is not None:
+            self.bank.load_state_dict(state["bank"])
+
+    # -- measurements and media -----------------------------------------------------------
+    @torch.no_grad()
+    def early_bank_agreement(self, iteration: int) -> float:
+        """Student-teacher agreement on a fixed bank of synthetic samples, captured the first
+        time this is called (the forgetting measure; see ``dfkd.metrics.forgetting``)."""
+        if not self.bank.filled:
+            images = self.synthesize(self._bank_z)
+            self.bank.capture(images, self.teacher(images), iteration)
+        return self.bank.agreement(self.student)
 
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:
-        """A grid with one row per teacher class, and the class histogram, to TensorBoard."""
-        generator = copy.deepcopy(self.generator).train()  # same BN mode as in training
-        images = generator(self._image_z)
-        predicted = self.teacher(images).argmax(dim=1)
-        rows, found = [], []
-        blank = torch.zeros_like(images[:1])
-        for k in range(self.spec.num_classes):
-            members = images[predicted == k][:PER_CLASS]
-            found.append(f"{self.spec.class_name(k)}: {int((predicted == k).sum())}")
-            rows.append(torch.cat([members] + [blank] * (PER_CLASS - len(members))))
-        logger.image_grid("samples/by_teacher_class", torch.cat(rows), iteration, nrow=PER_CLASS)
-        logger.text("samples/rows", "rows, top to bottom (count of 256): " + ", ".join(found),
-                    iteration)
-        logger.histogram("samples/teacher_class", predicted.float(), iteration,
-                         bins=self.spec.num_classes)
+        """A grid with one row per class (the asked class for a conditional generator, the
+        teacher's class otherwise), and the histogram of teacher classes, to TensorBoard."""
+        num_classes = self.spec.num_classes
+        if is_conditional(self.generator):
+            labels = torch.arange(num_classes, device=self.device).repeat_interleave(PER_CLASS)
+            z = self._image_z[: len(labels)] if len(labels) <= IMAGE_BANK else \
+                torch.randn(len(labels), self.nz, device=self.device)
+            images = self.synthesize(z, labels)
+            predicted = self.teacher(images).argmax(dim=1)
+            logger.image_grid("samples/by_asked_class", images, iteration, nrow=PER_CLASS)
+            hits = (predicted == labels).float().mean()
+            logger.scalars({"samples/teacher_agrees_with_asked_class": hits}, iteration)
+        else:
+            images = self.synthesize(self._image_z)
+            predicted = self.teacher(images).argmax(dim=1)
+            grid, counts = rows_by_class(images, predicted, num_classes, PER_CLASS)
+            logger.image_grid("samples/by_teacher_class", grid, iteration, nrow=PER_CLASS)
+            found = [f"{self.spec.class_name(k)}: {c}" for k, c in enumerate(counts)]
+            logger.text("samples/rows", f"rows, top to bottom (count of {len(images)}): "
+                        + ", ".join(found), iteration)
+        logger.histogram("samples/teacher_class", predicted.float(), iteration, bins=num_classes)

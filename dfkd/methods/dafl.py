@@ -24,9 +24,8 @@ class DAFL(DataFreeMethod):
         super().__init__(*args, **kwargs)
         self._features = FeatureRecorder(self.teacher, {"penultimate": classifier_name(self.teacher)},
                                          inputs=True)
-        self._batch: tuple[int, torch.Tensor, torch.Tensor] | None = None
 
-    def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+    def generator_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         images = self.sample()
         with self._features as rec:
             logits = self.teacher(images)
@@ -35,17 +34,11 @@ class DAFL(DataFreeMethod):
             "balance": class_balance_loss(logits),
             "activation": activation_loss(rec["penultimate"]),
         }
-        self._batch = (iteration, images.detach(), logits.detach())
-        self.remember(images, logits)
+        self.keep_batch(iteration, images, logits)
         terms["loss"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms
 
     def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
-        if self._batch is None or self._batch[0] != iteration:  # no generator step this time
-            with torch.no_grad():
-                images = self.sample()
-                self._batch = (iteration, images, self.teacher(images))
-                self.remember(*self._batch[1:])
-        images, teacher_logits = self.student_batch(*self._batch[1:])
+        images, teacher_logits, _ = self.student_batch(*self.generated_batch(iteration))
         kd = kd_kl(self.student(images), teacher_logits, self.weights["temperature"])
         return {"loss": kd, "kd": kd}

@@ -20,7 +20,7 @@ class DFAD(DataFreeMethod):
 
     loss_defaults: dict[str, float] = {}
 
-    def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+    def generator_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         images = self.sample()
         gap = logit_l1(self.student(images), self.teacher(images))
         return {"loss": -gap, "disagreement": gap}
@@ -30,6 +30,6 @@ class DFAD(DataFreeMethod):
             images = self.sample()
             teacher_logits = self.teacher(images)
         self.remember(images, teacher_logits)
-        images, teacher_logits = self.student_batch(images, teacher_logits)
+        images, teacher_logits, _ = self.student_batch(images, teacher_logits)
         l1 = logit_l1(self.student(images), teacher_logits)
         return {"loss": l1, "l1": l1}

@@ -16,6 +16,20 @@ def build_model(name: str, in_channels: int = 3, num_classes: int = 10) -> nn.Mo
     return MODELS.get(name)(in_channels=in_channels, num_classes=num_classes)
 
 
+def feature_groups(model: nn.Module) -> tuple[str, ...]:
+    """Module names whose outputs are the model's stage/group feature maps (ZSKT's
+    attention-transfer points): the ``groups`` attribute of our models, ``layer1..4`` for
+    torchvision ResNets."""
+    groups = getattr(model, "groups", None)
+    if groups is None:
+        names = dict(model.named_children())
+        groups = tuple(n for n in ("layer1", "layer2", "layer3", "layer4") if n in names)
+    if not groups:
+        raise ValueError(f"{type(model).__name__} does not name its feature groups: give the "
+                         "class a `groups` attribute (module names of its stage outputs)")
+    return tuple(groups)
+
+
 def classifier_layer(model: nn.Module) -> nn.Linear:
     """The last ``nn.Linear`` in module order (its input is the penultimate feature)."""
     layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -24,5 +38,5 @@ def classifier_layer(model: nn.Module) -> nn.Linear:
     return layers[-1]
 
 
-__all__ = ["build_model", "classifier_layer", "extract_state_dict", "load_weights",
+__all__ = ["build_model", "classifier_layer", "feature_groups", "extract_state_dict", "load_weights",
            "save_weights"]

@@ -15,6 +15,8 @@ from dfkd.registry import MODELS
 class LeNet5(nn.Module):
     """conv5 c1 -> pool -> conv5 c2 -> pool -> conv5 c3 -> fc f -> fc classes."""
 
+    groups = ("maxpool1", "maxpool2")  # feature maps for attention transfer
+
     def __init__(self, in_channels: int = 1, num_classes: int = 10,
                  widths: tuple[int, int, int] = (6, 16, 120), hidden: int = 84,
                  arch: str = "lenet5") -> None:

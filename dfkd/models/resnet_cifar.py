@@ -59,6 +59,8 @@ class Bottleneck(nn.Module):
 class CifarResNet(nn.Module):
     """Stem, four stages of 64/128/256/512 planes, global average pool, ``linear``."""
 
+    groups = ("layer1", "layer2", "layer3", "layer4")  # stage outputs (attention transfer)
+
     def __init__(self, block: type, num_blocks: list[int], in_channels: int = 3,
                  num_classes: int = 10) -> None:
         super().__init__()

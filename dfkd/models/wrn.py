@@ -53,6 +53,10 @@ class NetworkBlock(nn.Module):
 
 
 class WideResNet(nn.Module):
+    """conv1, three groups of pre-activation blocks, BN-ReLU, average pool, ``fc``."""
+
+    groups = ("block1", "block2", "block3")  # group outputs (ZSKT's attention points)
+
     def __init__(self, depth: int, widen_factor: int, in_channels: int = 3,
                  num_classes: int = 10, drop_rate: float = 0.0) -> None:
         super().__init__()

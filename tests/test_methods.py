@@ -1,0 +1,185 @@
+"""Each data-free method's generator and student losses against hand-computed values."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import dfkd.methods  # noqa: F401
+from dfkd.data.specs import DatasetSpec
+from dfkd.errors import ConfigError
+from dfkd.losses import bn_statistics_loss
+from dfkd.registry import METHODS
+from dfkd.replay import ReplayBuffer
+from generators import build_generator
+
+from conftest import TinyClassifier
+
+SPEC = DatasetSpec("tiny", 1, 8, 10, (0.0,), (1.0,))
+B, NZ = 16, 8
+
+
+def kl_by_hand(student_logits, teacher_logits):
+    p_t = teacher_logits.softmax(1)
+    return (p_t * (p_t.log() - student_logits.log_softmax(1))).sum(1).mean()
+
+
+def groups_by_hand(net, x):
+    """TinyClassifier's two attention points: the BN output and the pooled map."""
+    bn = net.bn(net.conv(x))
+    return [bn, net.pool(torch.relu(bn))]
+
+
+def at_by_hand(s_maps, t_maps):
+    def att(a):
+        a = a.pow(2).mean(1).flatten(1)
+        return a / a.norm(dim=1, keepdim=True)
+    return sum(((att(s) - att(t)) ** 2).mean() for s, t in zip(s_maps, t_maps))
+
+
+def build(method, generator="dafl", **kwargs):
+    torch.manual_seed(0)
+    teacher, student = TinyClassifier(width=6).eval(), TinyClassifier(width=3)
+    g = build_generator(generator, nz=NZ, ngf=4, img_size=8, channels=1, num_classes=10)
+    m = METHODS.get(method)(teacher, student, g, nz=NZ, batch_size=B, spec=SPEC, **kwargs)
+    return m, teacher, student, g
+
+
+def test_zskt_generator_maximizes_belief_mismatch():
+    m, teacher, student, g = build("zskt", "zskt")
+    torch.manual_seed(1)
+    terms = m.adversary_loss(0)
+    torch.manual_seed(1)
+    x = g(torch.randn(B, NZ))
+    kl = kl_by_hand(student(x), teacher(x))
+    torch.testing.assert_close(terms["loss"], -kl / 10)  # element-wise mean over 10 classes
+
+
+def test_zskt_student_kl_plus_beta_attention():
+    m, teacher, student, g = build("zskt", "zskt", loss={"at": 250.0})
+    m.adversary_loss(0)
+    x = m._batch[1]
+    terms = m.student_loss(0)  # no replay, no views: the generator step's batch
+    kl = kl_by_hand(student(x), teacher(x))
+    at = at_by_hand(groups_by_hand(student, x), groups_by_hand(teacher, x))
+    torch.testing.assert_close(terms["kl"], kl)
+    torch.testing.assert_close(terms["at"], at)
+    torch.testing.assert_close(terms["loss"], kl / 10 + 250.0 * at)
+
+
+def test_cgdd_losses_by_hand():
+    m, teacher, student, g = build("cgdd", "conditional",
+                                   loss={"ce": 2.0, "adv": 0.5, "student_ce": 0.3, "at": 10.0})
+    torch.manual_seed(3)
+    terms = m.adversary_loss(0)
+    torch.manual_seed(3)
+    labels = torch.arange(B) % 10
+    labels = labels[torch.randperm(B)]
+    x = g(torch.randn(B, NZ), labels)
+    assert torch.equal(m._batch[3], labels)  # class-balanced preset labels
+    ce, kl = F.cross_entropy(teacher(x), labels), kl_by_hand(student(x), teacher(x))
+    torch.testing.assert_close(terms["loss"], 2.0 * ce - 0.5 * kl)
+    s = m.student_loss(0)
+    expected = (kl_by_hand(student(x), teacher(x)) + 0.3 * F.cross_entropy(student(x), labels)
+                + 10.0 * at_by_hand(groups_by_hand(student, x), groups_by_hand(teacher, x)))
+    torch.testing.assert_close(s["loss"], expected)
+
+
+class Constant(nn.Module):
+    """A stand-in generator whose every image is filled with one value."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+        self.w = nn.Parameter(torch.zeros(()))
+
+    def forward(self, z):
+        return torch.full((len(z), 1, 8, 8), self.value) + self.w
+
+
+def test_mad_student_batch_is_half_live_half_momentum_generator():
+    torch.manual_seed(0)
+    teacher, student = TinyClassifier(width=6), TinyClassifier(width=3)
+    m = METHODS.get("mad")(teacher, student, Constant(0.0), nz=NZ, batch_size=B, spec=SPEC,
+                           generator_ema=Constant(1.0))
+    seen = []
+    student.forward = lambda x: (seen.append(x), TinyClassifier.forward(student, x))[1]
+    terms = m.student_loss(0)
+    batch = seen[-1]
+    assert batch.shape == (B, 1, 8, 8)
+    assert (batch[: B // 2] == 0).all() and (batch[B // 2:] == 1).all()
+    torch.testing.assert_close(terms["loss"], (TinyClassifier.forward(student, batch)
+                                               - teacher(batch)).abs().mean())
+
+
+def test_mad_needs_momentum_generator():
+    with pytest.raises(ConfigError, match="generator.ema"):
+        build("mad", "dfad")
+
+
+def test_conditional_generator_required_exactly_where_needed():
+    with pytest.raises(ConfigError, match="class-conditional"):
+        build("cgdd", "dfad")
+    with pytest.raises(ConfigError, match="unconditional"):
+        build("zskt", "conditional")
+
+
+def test_attention_methods_check_matching_groups():
+    from dfkd.models import build_model
+
+    teacher = build_model("resnet18", in_channels=1)  # four stages vs TinyClassifier's two
+    g = build_generator("zskt", nz=NZ, ngf=4, img_size=8, channels=1)
+    with pytest.raises(ConfigError, match="feature groups"):
+        METHODS.get("zskt")(teacher, TinyClassifier(), g, nz=NZ, batch_size=B, spec=SPEC)
+
+
+def test_bn_prior_adds_weighted_term_to_any_generator_loss():
+    m, teacher, student, g = build("dafl", bn_weight=0.5)
+    torch.manual_seed(1)
+    terms = m.adversary_loss(0)
+    torch.manual_seed(1)
+    x = g(torch.randn(B, NZ))
+    bn = bn_statistics_loss(teacher.conv(x), teacher.bn.running_mean, teacher.bn.running_var)
+    torch.testing.assert_close(terms["bn"], bn)
+    plain = sum(m.weights[k] * terms[k] for k in ("onehot", "balance", "activation"))
+    torch.testing.assert_close(terms["loss"], plain + 0.5 * bn)
+
+
+def test_bn_prior_on_teacher_without_batchnorm_is_a_config_error():
+    from dfkd.models import build_model
+
+    g = build_generator("dafl", nz=NZ, ngf=4, img_size=32, channels=1)
+    spec = DatasetSpec("tiny32", 1, 32, 10, (0.0,), (1.0,))
+    with pytest.raises(ConfigError, match="no.*BatchNorm|BatchNorm layers"):
+        METHODS.get("dafl")(build_model("lenet5", 1), build_model("lenet5_half", 1), g, nz=NZ,
+                            batch_size=B, spec=spec, bn_weight=1.0)
+
+
+@pytest.mark.parametrize("method", ["dafl", "zskt"])
+def test_replayed_samples_cost_no_teacher_forward(method):
+    """Student steps on the kept batch and on replayed samples use cached teacher logits
+    (ZSKT needs the teacher's feature maps, so it runs the teacher once per student step)."""
+    m, teacher, _, _ = build(method, "zskt" if method == "zskt" else "dafl",
+                             replay=ReplayBuffer(64), replay_ratio=0.5)
+    m.adversary_loss(0)
+    calls = []
+    handle = teacher.register_forward_hook(lambda *a: calls.append(1))
+    m.student_loss(0)
+    m.student_loss(0)
+    handle.remove()
+    assert len(calls) == (0 if method == "dafl" else 2)
+
+
+def test_forgetting_bank_is_captured_once_and_resumes():
+    m, teacher, student, g = build("dfad", "dfad")
+    first = m.early_bank_agreement(10)
+    images = m.bank.images.clone()
+    assert images.shape == (1024, 1, 8, 8) and m.bank.iteration == 10
+    with torch.no_grad():
+        expected = 100.0 * (student.eval()(images).argmax(1) == teacher(images).argmax(1)).float().mean()
+    student.train()
+    assert first == pytest.approx(float(expected))
+    m.early_bank_agreement(20)
+    assert torch.equal(m.bank.images, images) and m.bank.iteration == 10
+    m2, *_ = build("dfad", "dfad")
+    m2.load_state_dict(m.state_dict())
+    assert torch.equal(m2.bank.images, images) and torch.equal(m2.bank.labels, m.bank.labels)
