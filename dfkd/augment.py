@@ -3,15 +3,32 @@
 Data-free students see only what the generator makes, and a generated batch is far more
 expensive than a student step on it. Showing the student random crops/flips of a batch,
 each labelled afresh by the teacher, multiplies the inputs it learns from (as DeepInversion
-and Fast-DFKD do with their synthetic data).
+and Fast-DFKD do with their synthetic data). ``mixup`` blends random pairs of the batch
+(Zhang et al. 2018); since the teacher labels the blends, they need no label mixing and
+reach the regions between the generator's modes.
 """
 from __future__ import annotations
 
 import kornia.augmentation as K
+import torch
 import torch.nn as nn
 
 from dfkd.config import AugmentConfig
 from dfkd.errors import ConfigError
+
+
+class MixUp(nn.Module):
+    """x_i ← λ_i·x_i + (1 − λ_i)·x_π(i), λ_i ~ Beta(α, α), π a random permutation."""
+
+    def __init__(self, alpha: float) -> None:
+        super().__init__()
+        self.beta = torch.distributions.Beta(alpha, alpha)
+        self.alpha = alpha
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lam = self.beta.sample((len(x),)).to(x.device, x.dtype).view(-1, *[1] * (x.dim() - 1))
+        partner = x[torch.randperm(len(x), device=x.device)]
+        return lam * x + (1 - lam) * partner
 
 
 def build_augment(cfg: AugmentConfig, image_size: int) -> nn.Module | None:
@@ -23,4 +40,8 @@ def build_augment(cfg: AugmentConfig, image_size: int) -> nn.Module | None:
         steps.append(K.RandomCrop((image_size, image_size), padding=cfg.crop_padding))
     if cfg.flip:
         steps.append(K.RandomHorizontalFlip())
+    if cfg.mixup < 0:
+        raise ConfigError(f"augment.mixup is a Beta(alpha, alpha) parameter >= 0, got {cfg.mixup}")
+    if cfg.mixup:
+        steps.append(MixUp(cfg.mixup))
     return nn.Sequential(*steps) if steps else None

@@ -95,6 +95,7 @@ class AugmentConfig:
 
     flip: bool = False  # random horizontal flip
     crop_padding: int = 0  # random crop back to size after zero-padding this many pixels
+    mixup: float = 0.0  # blend random pairs with weight ~ Beta(mixup, mixup); 0 disables
 
 
 @dataclass

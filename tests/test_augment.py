@@ -50,3 +50,18 @@ def test_student_learns_from_views_the_teacher_relabels(method):
     assert views.shape == images.shape and not torch.equal(views, images)
     torch.testing.assert_close(logits, teacher.eval()(views))
     assert not logits.requires_grad
+
+
+def test_mixup_blends_random_pairs_with_beta_weights():
+    mix = build_augment(AugmentConfig(mixup=0.4), 8)
+    x = torch.arange(6.0).view(6, 1, 1, 1).expand(6, 1, 8, 8).contiguous()
+    torch.manual_seed(0)
+    out = mix(x)
+    torch.manual_seed(0)
+    lam = torch.distributions.Beta(0.4, 0.4).sample((6,))
+    perm = torch.randperm(6)
+    expected = lam.view(6, 1, 1, 1) * x + (1 - lam.view(6, 1, 1, 1)) * x[perm]
+    torch.testing.assert_close(out, expected)
+    assert ((lam > 0) & (lam < 1)).all() and not torch.equal(out, x)
+    with pytest.raises(ConfigError, match="mixup"):
+        build_augment(AugmentConfig(mixup=-1.0), 8)

@@ -18,7 +18,7 @@ from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
 from dfkd.grids import rows_by_class
 from dfkd.hooks import FeatureRecorder
-from dfkd.losses import BNStatisticsPrior
+from dfkd.losses import BNStatisticsPrior, attention_transfer
 from dfkd.metrics import SyntheticBank
 from dfkd.models import feature_groups
 from dfkd.replay import ReplayBuffer
@@ -196,13 +196,17 @@ class DataFreeMethod:
             views = self.augment(images)
             return views, self.teacher(views), targets
 
-    def groups(self, model: nn.Module, images: torch.Tensor
-               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``model(images)`` and its group feature maps (teacher or student)."""
-        recorder = self._teacher_groups if model is self.teacher else self._student_groups
-        with recorder as rec:
-            logits = model(images)
-        return logits, [rec[k] for k in sorted(rec.features, key=lambda k: int(k[1:]))]
+    def with_attention(self, images: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Student logits, teacher logits and the attention-transfer loss between their
+        group feature maps on ``images`` (ZSKT, CGDD); the teacher runs without a graph."""
+        with torch.no_grad(), self._teacher_groups as rec:
+            teacher_logits = self.teacher(images)
+            teacher_maps = [rec[k] for k in sorted(rec.features, key=lambda k: int(k[1:]))]
+        with self._student_groups as rec:
+            student_logits = self.student(images)
+            student_maps = [rec[k] for k in sorted(rec.features, key=lambda k: int(k[1:]))]
+        return student_logits, teacher_logits, attention_transfer(student_maps, teacher_maps)
 
     # -- checkpoint state -------------------------------------------------------------------
     def state_dict(self) -> dict:

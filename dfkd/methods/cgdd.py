@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from dfkd.losses import attention_transfer, kd_kl
+from dfkd.losses import kd_kl
 from dfkd.methods.base import DataFreeMethod
 from dfkd.registry import METHODS
 
@@ -39,12 +39,9 @@ class CGDD(DataFreeMethod):
 
     def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         images, _, targets = self.student_batch(*self.generated_batch(iteration))
-        with torch.no_grad():
-            teacher_logits, teacher_maps = self.groups(self.teacher, images)
-        student_logits, student_maps = self.groups(self.student, images)
+        student_logits, teacher_logits, at = self.with_attention(images)
         kd = kd_kl(student_logits, teacher_logits, self.weights["temperature"])
         ce = F.cross_entropy(student_logits, targets)
-        at = attention_transfer(student_maps, teacher_maps)
         w = self.weights
         loss = w["kd"] * kd + w["student_ce"] * ce + w["at"] * at
         return {"loss": loss, "kd": kd, "ce": ce, "at": at}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from dfkd.losses import attention_transfer, kd_kl
+from dfkd.losses import kd_kl
 from dfkd.methods.base import DataFreeMethod
 from dfkd.registry import METHODS
 
@@ -36,10 +36,7 @@ class ZSKT(DataFreeMethod):
 
     def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         images, _, _ = self.student_batch(*self.generated_batch(iteration))
-        with torch.no_grad():
-            teacher_logits, teacher_maps = self.groups(self.teacher, images)
-        student_logits, student_maps = self.groups(self.student, images)
+        student_logits, teacher_logits, at = self.with_attention(images)
         kl = kd_kl(student_logits, teacher_logits, self.weights["temperature"])
-        at = attention_transfer(student_maps, teacher_maps)
         loss = kl / self.spec.num_classes + self.weights["at"] * at
         return {"loss": loss, "kl": kl, "at": at}
