@@ -64,13 +64,17 @@ class GeneratorConfig(PlayerConfig):
 
     ``bn_weight`` > 0 adds bn_weight × L_bn (DFQ/DeepInversion: synthetic batch statistics
     at the teacher's BatchNorm inputs should match the stored ones) to any method's
-    generator loss; the teacher must have BatchNorm layers.
+    generator loss; the teacher must have BatchNorm layers. ``members`` > 1 trains that
+    many generators, each making a slice of every batch; ``diversity`` > 0 rewards them
+    for making samples the teacher sees differently (``member_diversity_loss``).
     """
 
     model: str = "dafl"
     nz: int = 100
     ngf: int = 64
     bn_weight: float = 0.0
+    members: int = 1
+    diversity: float = 0.0
 
 
 @dataclass

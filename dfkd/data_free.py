@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
                           num_classes=spec.num_classes).to(device)
     # channels-last: the generator's convolutions run ~1.8x faster on CPU in this layout
     generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
-                                spec.image_size, spec.in_channels, spec.num_classes).to(
+                                spec.image_size, spec.in_channels, spec.num_classes,
+                                cfg.generator.members).to(
                                     device, memory_format=torch.channels_last)
     iters = cfg.train.iters
     student_player = Player.from_config("student", student, cfg.student, iters)
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                                      replay=replay, replay_ratio=cfg.replay.ratio,
                                      augment=build_augment(cfg.augment, spec.image_size),
                                      bn_weight=cfg.generator.bn_weight,
+                                     diversity=cfg.generator.diversity,
                                      generator_ema=(generator_player.ema.module
                                                     if generator_player.ema else None))
     out.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,8 @@ def load_run_generator(run: Path, checkpoint: str, ema: bool, device: torch.devi
     cfg = build_config(DFKDConfig(), [run / "config.yaml"])
     spec = get_spec(cfg.dataset, cfg.data_root or None)
     generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
-                                spec.image_size, spec.in_channels, spec.num_classes)
+                                spec.image_size, spec.in_channels, spec.num_classes,
+                                cfg.generator.members)
     state = safe_load(run / checkpoint)
     try:
         player = state["players"]["generator"]

@@ -2,22 +2,30 @@
 
 ``dafl``/``dfad`` (DAFL/DFAD generator), ``zskt`` (no final Tanh, affine final BN),
 ``conditional`` (label embedding summed with z, for CGDD). Generators with a class input
-have ``conditional = True`` and are called as ``G(z, labels)``.
+have ``conditional = True`` and are called as ``G(z, labels)``. Any of them can be built
+several times over as one ``MultiGenerator`` (``generator.members``).
 """
 from __future__ import annotations
 
 import torch.nn as nn
 
+from dfkd.errors import ConfigError
 from dfkd.registry import GENERATORS
 from generators.conditional import ConditionalGenerator, balanced_labels
 from generators.dafl import DAFLGenerator
+from generators.multi import MultiGenerator
 
 
 def build_generator(name: str, nz: int, ngf: int, img_size: int, channels: int,
-                    num_classes: int = 10) -> nn.Module:
-    """Build a registered generator for images of ``channels`` x ``img_size``²."""
-    return GENERATORS.get(name)(nz=nz, ngf=ngf, img_size=img_size, channels=channels,
-                                num_classes=num_classes)
+                    num_classes: int = 10, members: int = 1) -> nn.Module:
+    """Build a registered generator for images of ``channels`` x ``img_size``²; with
+    ``members`` > 1, that many of them as one :class:`MultiGenerator`."""
+    factory = GENERATORS.get(name)
+    if members < 1:
+        raise ConfigError(f"generator.members must be >= 1, got {members}")
+    built = [factory(nz=nz, ngf=ngf, img_size=img_size, channels=channels,
+                     num_classes=num_classes) for _ in range(members)]
+    return built[0] if members == 1 else MultiGenerator(built)
 
 
 def is_conditional(generator: nn.Module) -> bool:
@@ -25,5 +33,5 @@ def is_conditional(generator: nn.Module) -> bool:
     return bool(getattr(generator, "conditional", False))
 
 
-__all__ = ["ConditionalGenerator", "DAFLGenerator", "balanced_labels", "build_generator",
-           "is_conditional"]
+__all__ = ["ConditionalGenerator", "DAFLGenerator", "MultiGenerator", "balanced_labels",
+           "build_generator", "is_conditional"]

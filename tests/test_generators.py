@@ -76,3 +76,21 @@ def test_conditional_generator_uses_labels():
         g(z, torch.zeros(3, dtype=torch.long))
     labels = balanced_labels(10, 3)
     assert sorted(labels.tolist()) == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
+
+
+def test_multi_generator_gives_each_member_a_slice():
+    from generators import MultiGenerator
+
+    torch.manual_seed(0)
+    g = build_generator("dfad", nz=4, ngf=4, img_size=8, channels=1, members=3)
+    assert isinstance(g, MultiGenerator) and len(g.members) == 3
+    z = torch.randn(10, 4)
+    x = g(z)
+    assert x.shape == (10, 1, 8, 8) and g.sizes == [4, 3, 3]
+    torch.testing.assert_close(x[4:7], g.members[1](z[4:7]))  # member 1 drew the second slice
+    assert "members.2.l1.0.weight" in g.state_dict()
+    cond = build_generator("conditional", nz=4, ngf=4, img_size=8, channels=1, members=2)
+    labels = torch.tensor([0, 1, 2, 3])
+    torch.testing.assert_close(cond(z[:4], labels)[2:], cond.members[1](z[2:4], labels[2:]))
+    with pytest.raises(ValueError, match="cannot feed"):
+        g(torch.randn(2, 4))

@@ -60,3 +60,20 @@ def test_losses_backpropagate_to_inputs():
     t = torch.randn(4, 10)
     (kd_kl(s, t, 4.0) + logit_l1(s, t)).backward()
     assert s.grad is not None and s.grad.abs().sum() > 0
+
+
+def test_member_diversity_loss_by_hand():
+    from dfkd.losses import member_diversity_loss
+
+    big = 50.0
+    # member 0 predicts class 0, member 1 class 1: disjoint, TV = 1
+    logits = torch.tensor([[big, 0.0], [big, 0.0], [0.0, big]])
+    assert float(member_diversity_loss(logits, [2, 1])) == pytest.approx(-1.0)
+    # identical members: 0
+    same = torch.tensor([[1.0, 2.0], [1.0, 2.0]])
+    assert float(member_diversity_loss(same, [1, 1])) == pytest.approx(0.0, abs=1e-7)
+    # three members: p̄ = (1,0), (0,1), (.5,.5): TVs 1, .5, .5 -> mean 2/3
+    three = torch.tensor([[big, 0.0], [0.0, big], [0.0, 0.0]])
+    assert float(member_diversity_loss(three, [1, 1, 1])) == pytest.approx(-2 / 3, abs=1e-6)
+    with pytest.raises(ValueError, match="do not split"):
+        member_diversity_loss(same, [1, 2])

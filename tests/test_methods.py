@@ -183,3 +183,22 @@ def test_forgetting_bank_is_captured_once_and_resumes():
     m2, *_ = build("dfad", "dfad")
     m2.load_state_dict(m.state_dict())
     assert torch.equal(m2.bank.images, images) and torch.equal(m2.bank.labels, m.bank.labels)
+
+
+def test_diversity_term_for_multi_generators():
+    from dfkd.losses import member_diversity_loss
+
+    torch.manual_seed(0)
+    teacher, student = TinyClassifier(width=6).eval(), TinyClassifier(width=3)
+    g = build_generator("dfad", nz=NZ, ngf=4, img_size=8, channels=1, members=2)
+    m = METHODS.get("dfad")(teacher, student, g, nz=NZ, batch_size=B, spec=SPEC, diversity=0.7)
+    torch.manual_seed(1)
+    terms = m.adversary_loss(0)
+    torch.manual_seed(1)
+    x = g(torch.randn(B, NZ))
+    div = member_diversity_loss(teacher(x), [8, 8])
+    torch.testing.assert_close(terms["diversity"], div)
+    gap = (student(x) - teacher(x)).abs().mean()
+    torch.testing.assert_close(terms["loss"], -gap + 0.7 * div)
+    with pytest.raises(ConfigError, match="members"):
+        build("dfad", "dfad", diversity=0.5)

@@ -8,6 +8,7 @@ recorders, the forgetting bank, and the TensorBoard grid of samples by class.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import torch
@@ -18,11 +19,11 @@ from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
 from dfkd.grids import rows_by_class
 from dfkd.hooks import FeatureRecorder
-from dfkd.losses import BNStatisticsPrior, attention_transfer
+from dfkd.losses import BNStatisticsPrior, attention_transfer, member_diversity_loss
 from dfkd.metrics import SyntheticBank
 from dfkd.models import feature_groups
 from dfkd.replay import ReplayBuffer
-from generators import balanced_labels, is_conditional
+from generators import MultiGenerator, balanced_labels, is_conditional
 
 IMAGE_BANK = 256  # latent vectors kept fixed for the logged sample grids
 PER_CLASS = 8  # samples per class row in the grid
@@ -51,7 +52,8 @@ class DataFreeMethod:
                  nz: int, batch_size: int, spec: DatasetSpec,
                  loss: dict[str, float] | None = None, replay: ReplayBuffer | None = None,
                  replay_ratio: float = 0.5, augment: nn.Module | None = None,
-                 bn_weight: float = 0.0, generator_ema: nn.Module | None = None) -> None:
+                 bn_weight: float = 0.0, diversity: float = 0.0,
+                 generator_ema: nn.Module | None = None) -> None:
         name = type(self).__name__
         unknown = sorted(set(loss or {}) - set(self.loss_defaults))
         if unknown:
@@ -80,6 +82,13 @@ class DataFreeMethod:
             raise ConfigError(f"generator.bn_weight must be >= 0, got {bn_weight}")
         self.bn_weight = bn_weight
         self.bn_prior = BNStatisticsPrior(self.teacher) if bn_weight > 0 else None
+        if diversity < 0:
+            raise ConfigError(f"generator.diversity must be >= 0, got {diversity}")
+        if diversity > 0 and not isinstance(generator, MultiGenerator):
+            raise ConfigError("generator.diversity compares the members of a multi-generator: "
+                              "set generator.members to 2 or more")
+        self.diversity = diversity
+        self._teacher_output = FeatureRecorder(self.teacher, {"logits": ""})
         if self.uses_attention:
             self._teacher_groups = self._group_recorder(self.teacher, "teacher")
             self._student_groups = self._group_recorder(student, "student")
@@ -108,14 +117,22 @@ class DataFreeMethod:
         raise NotImplementedError
 
     def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
-        """The method's generator loss, plus ``bn_weight`` × the BN-statistics prior on the
-        teacher forwards it made (DeepInversion), when the prior is on."""
-        if self.bn_prior is None:
-            return self.generator_loss(iteration)
-        with self.bn_prior:
+        """The method's generator loss, plus the shared generator terms that are on:
+        ``bn_weight`` × the BN-statistics prior on the teacher forwards it made
+        (DeepInversion), and ``diversity`` × the multi-generator diversity term on the
+        teacher's outputs for the generated batch."""
+        with contextlib.ExitStack() as stack:
+            if self.bn_prior is not None:
+                stack.enter_context(self.bn_prior)
+            if self.diversity:
+                recorded = stack.enter_context(self._teacher_output)
             terms = self.generator_loss(iteration)
-        terms["bn"] = self.bn_prior.loss()
-        terms["loss"] = terms["loss"] + self.bn_weight * terms["bn"]
+        if self.bn_prior is not None:
+            terms["bn"] = self.bn_prior.loss()
+            terms["loss"] = terms["loss"] + self.bn_weight * terms["bn"]
+        if self.diversity:
+            terms["diversity"] = member_diversity_loss(recorded["logits"], self.generator.sizes)
+            terms["loss"] = terms["loss"] + self.diversity * terms["diversity"]
         return terms
 
     # -- sampling ---------------------------------------------------------------------------
