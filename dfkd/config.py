@@ -55,7 +55,9 @@ class PlayerConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     clip_grad: float = 0.0  # max gradient norm; 0 disables
-    ema: float = 0.0  # momentum of an EMA copy (MAD); 0 disables
+    # momentum of an EMA copy of the weights; 0 disables. The generator's feeds MAD's
+    # student; the student's (Polyak averaging) is the model evaluated and kept in best.pt
+    ema: float = 0.0
 
 
 @dataclass

@@ -106,12 +106,15 @@ def main(argv: list[str] | None = None) -> int:
                                                     if generator_player.ema else None))
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    # with student.ema, the averaged weights are the student that is measured and kept
+    evaluated = student_player.ema.module if student_player.ema else student
     logger = RunLogger(out / "tb")
     logger.text("config", "```\n" + str(to_dict(cfg)) + "\n```", 0)
     loop = AdversarialLoop(
         method, student_player, generator_player, iters, out,
-        evaluate=lambda: {"acc": accuracy(student, test_set, device=device),
-                          "early_bank_acc": method.early_bank_agreement(loop.iteration)},
+        evaluate=lambda: {"acc": accuracy(evaluated, test_set, device=device),
+                          "early_bank_acc": method.early_bank_agreement(loop.iteration,
+                                                                        evaluated)},
         eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
         identity={"method": cfg.method, "dataset": cfg.dataset, "teacher": cfg.teacher,

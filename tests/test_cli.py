@@ -154,3 +154,25 @@ def test_sample_rejects_ema_without_momentum_generator(teacher, fake_data_root, 
     train_dfkd(dfkd_args("dfad", teacher, fake_data_root, out, 1))
     with pytest.raises(DfkdError, match="drop --ema"):
         sample([str(out), "--ema", "--data-root", str(fake_data_root)])
+
+
+def test_student_ema_is_the_evaluated_student(teacher, fake_data_root, tmp_path):
+    from torch.optim.swa_utils import AveragedModel
+
+    from dfkd.data import load_tensors
+    from dfkd.metrics import accuracy
+    from dfkd.models import build_model
+
+    out = tmp_path / "run"
+    train_dfkd(dfkd_args("dfad", teacher, fake_data_root, out, 3)
+               + ["--set", "student.ema=0.5", "--set", "train.eval_every=3"])
+    state = torch.load(out / "latest.pt", weights_only=True)["players"]["student"]
+    averaged = AveragedModel(build_model("lenet5_half", 1, 10))
+    averaged.load_state_dict(state["ema"])
+    raw = build_model("lenet5_half", 1, 10)
+    raw.load_state_dict(state["model"])
+    assert not all(torch.equal(a, b) for a, b in
+                   zip(averaged.module.state_dict().values(), raw.state_dict().values()))
+    test_set = load_tensors("fashion_mnist", fake_data_root)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["student_acc"] == accuracy(averaged.module, test_set)

@@ -92,12 +92,12 @@ class DataFreeMethod:
         if self.uses_attention:
             self._teacher_groups = self._group_recorder(self.teacher, "teacher")
             self._student_groups = self._group_recorder(student, "student")
-            if len(self._teacher_groups._targets) != len(self._student_groups._targets):
+            ours, theirs = feature_groups(teacher), feature_groups(student)
+            if len(ours) != len(theirs):
                 raise ConfigError(
                     f"attention transfer pairs feature groups one to one, but the teacher has "
-                    f"{len(self._teacher_groups._targets)} ({', '.join(feature_groups(teacher))}) "
-                    f"and the student {len(self._student_groups._targets)} "
-                    f"({', '.join(feature_groups(student))}): pick a student of the same family")
+                    f"{len(ours)} ({', '.join(ours)}) and the student {len(theirs)} "
+                    f"({', '.join(theirs)}): pick a student of the same family")
         self.bank = SyntheticBank()
         self._batch: tuple | None = None  # (iteration, images, teacher logits, labels)
         bank_rng = torch.Generator().manual_seed(20190000)
@@ -238,13 +238,13 @@ class DataFreeMethod:
 
     # -- measurements and media -----------------------------------------------------------
     @torch.no_grad()
-    def early_bank_agreement(self, iteration: int) -> float:
+    def early_bank_agreement(self, iteration: int, student: nn.Module | None = None) -> float:
         """Student-teacher agreement on a fixed bank of synthetic samples, captured the first
         time this is called (the forgetting measure; see ``dfkd.metrics.forgetting``)."""
         if not self.bank.filled:
             images = self.synthesize(self._bank_z)
             self.bank.capture(images, self.teacher(images), iteration)
-        return self.bank.agreement(self.student)
+        return self.bank.agreement(student or self.student)
 
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:
