@@ -20,7 +20,7 @@ from dfkd.config import DFKDConfig, build_config
 from dfkd.data import get_spec
 from dfkd.engine.state import safe_load
 from dfkd.errors import CheckpointError, DfkdError
-from dfkd.grids import rows_by_class
+from dfkd.grids import class_grid
 from dfkd.teacher import load_teacher
 from generators import build_generator, is_conditional
 
@@ -76,16 +76,14 @@ def main(argv: list[str] | None = None) -> int:
                               device=str(device))
     torch.manual_seed(args.seed or 0)
     k, per = spec.num_classes, args.per_class
-    if is_conditional(generator):
-        labels = torch.arange(k, device=device).repeat_interleave(per)
-        images = generator(torch.randn(len(labels), cfg.generator.nz, device=device), labels)
-        agree = float((teacher(images).argmax(1) == labels).float().mean()) * 100
-        grid = images
+    n = k * per if is_conditional(generator) else max(256, 4 * k * per)
+    z = torch.randn(n, cfg.generator.nz, device=device)
+    grid, predicted, asked = class_grid(generator, teacher, z, k, per)
+    if asked is not None:
+        agree = float((predicted == asked).float().mean()) * 100
         summary = f"rows: asked classes 0..{k - 1}; teacher agrees with the asked class on {agree:.1f}%"
     else:
-        n = max(256, 4 * k * per)
-        images = generator(torch.randn(n, cfg.generator.nz, device=device))
-        grid, counts = rows_by_class(images, teacher(images).argmax(1), k, per)
+        counts = torch.bincount(predicted, minlength=k).tolist()
         summary = "rows by teacher class (count of %d): %s" % (n, ", ".join(
             f"{spec.class_name(c)} {counts[c]}" for c in range(k)))
     out = Path(args.out) if args.out else run / "samples.png"

@@ -17,7 +17,7 @@ import torch.nn as nn
 from dfkd.data.specs import DatasetSpec
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
-from dfkd.grids import rows_by_class
+from dfkd.grids import class_grid
 from dfkd.hooks import FeatureRecorder
 from dfkd.losses import BNStatisticsPrior, attention_transfer, member_diversity_loss
 from dfkd.metrics import SyntheticBank
@@ -88,11 +88,12 @@ class DataFreeMethod:
             raise ConfigError("generator.diversity compares the members of a multi-generator: "
                               "set generator.members to 2 or more")
         self.diversity = diversity
-        self._teacher_output = FeatureRecorder(self.teacher, {"logits": ""})
+        if diversity:
+            self._teacher_output = FeatureRecorder(self.teacher, {"logits": ""})
         if self.uses_attention:
             self._teacher_groups = self._group_recorder(self.teacher, "teacher")
             self._student_groups = self._group_recorder(student, "student")
-            ours, theirs = feature_groups(teacher), feature_groups(student)
+            ours, theirs = self._teacher_groups.names, self._student_groups.names
             if len(ours) != len(theirs):
                 raise ConfigError(
                     f"attention transfer pairs feature groups one to one, but the teacher has "
@@ -101,16 +102,18 @@ class DataFreeMethod:
         self.bank = SyntheticBank()
         self._batch: tuple | None = None  # (iteration, images, teacher logits, labels)
         bank_rng = torch.Generator().manual_seed(20190000)
-        self._image_z = torch.randn(IMAGE_BANK, nz, generator=bank_rng).to(self.device)
+        n_image = max(IMAGE_BANK, spec.num_classes * PER_CLASS)  # a full conditional grid
+        self._image_z = torch.randn(n_image, nz, generator=bank_rng).to(self.device)
         self._bank_z = torch.randn(FORGETTING_BANK, nz, generator=bank_rng).to(self.device)
 
     @staticmethod
     def _group_recorder(model: nn.Module, role: str) -> FeatureRecorder:
+        """A recorder of the model's group outputs, keyed by module name."""
         try:
             groups = feature_groups(model)
         except ValueError as exc:
             raise ConfigError(f"attention transfer on the {role}: {exc}") from None
-        return FeatureRecorder(model, {f"g{i}": name for i, name in enumerate(groups)})
+        return FeatureRecorder(model, {name: name for name in groups})
 
     # -- the generator's step -------------------------------------------------------------
     def generator_loss(self, iteration: int) -> dict[str, torch.Tensor]:
@@ -219,10 +222,10 @@ class DataFreeMethod:
         group feature maps on ``images`` (ZSKT, CGDD); the teacher runs without a graph."""
         with torch.no_grad(), self._teacher_groups as rec:
             teacher_logits = self.teacher(images)
-            teacher_maps = [rec[k] for k in sorted(rec.features, key=lambda k: int(k[1:]))]
+            teacher_maps = [rec[name] for name in rec.names]
         with self._student_groups as rec:
             student_logits = self.student(images)
-            student_maps = [rec[k] for k in sorted(rec.features, key=lambda k: int(k[1:]))]
+            student_maps = [rec[name] for name in rec.names]
         return student_logits, teacher_logits, attention_transfer(student_maps, teacher_maps)
 
     # -- checkpoint state -------------------------------------------------------------------
@@ -251,21 +254,17 @@ class DataFreeMethod:
         """A grid with one row per class (the asked class for a conditional generator, the
         teacher's class otherwise), and the histogram of teacher classes, to TensorBoard."""
         num_classes = self.spec.num_classes
-        if is_conditional(self.generator):
-            labels = torch.arange(num_classes, device=self.device).repeat_interleave(PER_CLASS)
-            z = self._image_z[: len(labels)] if len(labels) <= IMAGE_BANK else \
-                torch.randn(len(labels), self.nz, device=self.device)
-            images = self.synthesize(z, labels)
-            predicted = self.teacher(images).argmax(dim=1)
-            logger.image_grid("samples/by_asked_class", images, iteration, nrow=PER_CLASS)
-            hits = (predicted == labels).float().mean()
+        generator = copy.deepcopy(self.generator).train()  # G's BN statistics stay untouched
+        grid, predicted, asked = class_grid(generator, self.teacher, self._image_z, num_classes,
+                                            PER_CLASS)
+        if asked is not None:
+            logger.image_grid("samples/by_asked_class", grid, iteration, nrow=PER_CLASS)
+            hits = (predicted == asked).float().mean()
             logger.scalars({"samples/teacher_agrees_with_asked_class": hits}, iteration)
         else:
-            images = self.synthesize(self._image_z)
-            predicted = self.teacher(images).argmax(dim=1)
-            grid, counts = rows_by_class(images, predicted, num_classes, PER_CLASS)
             logger.image_grid("samples/by_teacher_class", grid, iteration, nrow=PER_CLASS)
+            counts = torch.bincount(predicted, minlength=num_classes).tolist()
             found = [f"{self.spec.class_name(k)}: {c}" for k, c in enumerate(counts)]
-            logger.text("samples/rows", f"rows, top to bottom (count of {len(images)}): "
+            logger.text("samples/rows", f"rows, top to bottom (count of {len(predicted)}): "
                         + ", ".join(found), iteration)
         logger.histogram("samples/teacher_class", predicted.float(), iteration, bins=num_classes)

@@ -25,9 +25,13 @@ class DFAD(DataFreeMethod):
         gap = logit_l1(self.student(images), self.teacher(images))
         return {"loss": -gap, "disagreement": gap}
 
+    def student_images(self) -> torch.Tensor:
+        """A fresh batch for a student step (no graph to G)."""
+        return self.sample()
+
     def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            images = self.sample()
+            images = self.student_images()
             teacher_logits = self.teacher(images)
         self.remember(images, teacher_logits)
         images, teacher_logits, _ = self.student_batch(images, teacher_logits)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import torch
 
 from dfkd.errors import ConfigError
-from dfkd.losses import logit_l1
 from dfkd.methods.dfad import DFAD
 from dfkd.registry import METHODS
 
@@ -31,13 +30,8 @@ class MAD(DFAD):
             raise ConfigError("MAD needs the momentum generator: set generator.ema to its "
                               "momentum m in (0, 1), e.g. --set generator.ema=0.99")
 
-    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+    def student_images(self) -> torch.Tensor:
+        """Half a batch from the live generator, half from the momentum generator."""
         n_ema = round(self.batch_size * EMA_SHARE)
-        with torch.no_grad():
-            images = torch.cat([self.sample(n=self.batch_size - n_ema),
-                                self.sample(self.generator_ema, n=n_ema)])
-            teacher_logits = self.teacher(images)
-        self.remember(images, teacher_logits)
-        images, teacher_logits, _ = self.student_batch(images, teacher_logits)
-        l1 = logit_l1(self.student(images), teacher_logits)
-        return {"loss": l1, "l1": l1}
+        return torch.cat([self.sample(n=self.batch_size - n_ema),
+                          self.sample(self.generator_ema, n=n_ema)])
