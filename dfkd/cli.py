@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+import yaml
 
-from dfkd.errors import DfkdError
+from dfkd.config import CONFIG_DIR, to_dict
+from dfkd.engine.logger import RunLogger
+from dfkd.errors import ConfigError, DfkdError
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -53,3 +56,91 @@ def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = N
     except KeyboardInterrupt:
         print("interrupted: the last checkpoint written is kept", file=sys.stderr)
         sys.exit(130)
+
+
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """Flags of the distillation tools (``train_dfkd.py``, ``train_kd.py``)."""
+    parser.add_argument("--dataset", default="fashion_mnist")
+    parser.add_argument("--teacher", default=None, help="teacher architecture (e.g. lenet5)")
+    parser.add_argument("--student", default=None, help="student architecture")
+    parser.add_argument("--teacher-ckpt", default=None, help="teacher weights (.pt/.pth)")
+    parser.add_argument("--config", default=None, help="YAML config (default: configs/...)")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--loss", nargs="+", default=None, metavar="TERM=WEIGHT",
+                        help="the student's loss terms, replacing the config's student_loss "
+                             "(e.g. --loss ce=1 kd=1 at=1000)")
+    parser.add_argument("--out", default=None, help="run folder (default runs/<...>)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/latest.pt")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a config key, e.g. train.seed=1")
+    add_common_args(parser)
+
+
+def parse_loss(items: list[str]) -> dict[str, float]:
+    """``["ce=1", "at=1e3"]`` -> ``{"ce": 1.0, "at": 1000.0}`` (a ``--loss`` flag)."""
+    weights = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--loss {item!r} is not TERM=WEIGHT (e.g. kd=1.0)") from None
+    return weights
+
+
+def config_path(folder: str, dataset: str) -> Path:
+    """``configs/<folder>/<dataset>.yaml``, or an error listing what there is."""
+    path = CONFIG_DIR / folder / f"{dataset}.yaml"
+    if not path.exists():
+        have = sorted(str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.glob(f"{folder}/*.yaml"))
+        raise ConfigError(f"no config {path} for {folder} on --dataset {dataset}; "
+                          f"available: {', '.join(have) or 'none'}. Pass --config FILE")
+    return path
+
+
+def check_out(out: Path, resume: bool) -> None:
+    """A run folder that holds a run is only continued with ``--resume``."""
+    if (out / "latest.pt").exists() and not resume:
+        raise DfkdError(f"{out} already holds a run (latest.pt): pass --resume to continue it "
+                        "or choose another --out")
+
+
+def start_run(out: Path, cfg) -> RunLogger:
+    """Create the run folder, write its ``config.yaml``, open its TensorBoard log."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    logger = RunLogger(out / "tb")
+    logger.text("config", "```\n" + str(to_dict(cfg)) + "\n```", 0)
+    return logger
+
+
+def finish_run(loop, resume: bool, out: Path, logger: RunLogger, cfg, teacher_meta: dict,
+               extra: dict, steps_per_epoch: int = 0) -> int:
+    """Resume if asked, run the loop, write ``metrics.json`` and print the summary."""
+    latest = out / "latest.pt"
+    if resume:
+        if latest.exists():
+            loop.resume(latest)
+            print(f"resuming {latest} at iteration {loop.iteration} of {loop.total_iters}")
+        else:
+            print(f"--resume: no {latest} yet, starting a new run")
+    final = loop.run()
+    logger.close()
+    teacher_acc, acc = teacher_meta["test_acc"], final.get("acc")
+    metrics = {**extra, "dataset": cfg.dataset, "teacher": cfg.teacher,
+               "student": cfg.student.model, "teacher_acc": teacher_acc, "student_acc": acc,
+               "best_student_acc": loop.best, "iters": loop.iteration,
+               "seconds": round(loop.seconds, 2),
+               "iters_per_second": round(loop.iteration / max(loop.seconds, 1e-9), 3),
+               "history": loop.history, "config": to_dict(cfg)}
+    summary = (f"teacher_acc={teacher_acc:.2f} student_acc={acc if acc is not None else float('nan'):.2f} "
+               f"ratio={(acc or 0) / teacher_acc:.3f} iters={loop.iteration} "
+               f"seconds={loop.seconds:.1f}")
+    if steps_per_epoch:
+        metrics["epochs"] = loop.iteration / steps_per_epoch
+        metrics["seconds_per_epoch"] = round(loop.seconds / max(metrics["epochs"], 1e-9), 2)
+        summary += f" seconds_per_epoch={metrics['seconds_per_epoch']:.1f}"
+    write_json(out / "metrics.json", metrics)
+    print(summary)
+    print(f"run folder: {out}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
+    return 0

@@ -105,6 +105,32 @@ class AugmentConfig:
 
 
 @dataclass
+class KnowledgeConfig:
+    """Settings of the ``student_loss:`` terms (``dfkd.knowledge``); published defaults.
+
+    Feature terms pair ``teacher_layers[i]`` with ``student_layers[i]`` (module names;
+    empty: each model's feature groups, e.g. LeNet's pooling outputs, ResNet's stages).
+    """
+
+    temperature: float = 4.0  # KD, DKD, PR-DKD (Hinton 2015; Zhao 2022)
+    dkd_alpha: float = 1.0  # DKD: weight of target-class KD
+    dkd_beta: float = 8.0  # DKD: weight of non-target-class KD
+    virtual_prob: float = 0.9  # Tf-KD: the virtual teacher's probability of the true class
+    virtual_temperature: float = 20.0  # Tf-KD
+    teacher_layers: list[str] = field(default_factory=list)
+    student_layers: list[str] = field(default_factory=list)
+    ab_margin: float = 1.0  # AB: margin μ of the activation-boundary hinge
+    ft_rate: float = 0.5  # FT: paraphrase rate k (factor channels = k · teacher channels)
+    kdsvd_k: int = 1  # KD-SVD: singular vectors kept
+    crd_dim: int = 128  # CRD: embedding size
+    crd_negatives: int = 4096  # CRD: negatives drawn from the memory queue
+    crd_temperature: float = 0.07
+    ddkd_steps: int = 5  # DDKD: denoising steps T
+    ddkd_diff: float = 1.0  # DDKD: λ₁ (diffusion model's loss)
+    ddkd_ae: float = 1.0  # DDKD: λ₂ (autoencoder's loss)
+
+
+@dataclass
 class TrainConfig:
     """Length, batch, logging and evaluation of a run."""
 
@@ -130,6 +156,10 @@ class DFKDConfig:
     student: PlayerConfig = field(default_factory=lambda: PlayerConfig(model="lenet5_half"))
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     loss: dict[str, float] = field(default_factory=dict)
+    # weighted knowledge terms that replace the method's own student loss when given,
+    # e.g. {kd: 1.0, at: 1000}; empty keeps the method's published student loss
+    student_loss: dict[str, float] = field(default_factory=dict)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -251,3 +281,32 @@ def build_config(default: Any, files: list[str | Path] = (), overrides: list[str
 def to_dict(cfg: Any) -> dict:
     """The config as plain data (for checkpoints, metrics.json and TensorBoard)."""
     return dataclasses.asdict(cfg)
+
+
+@dataclass
+class KDTrainConfig:
+    """Length, batch, logging and evaluation of a data-driven distillation run."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    train_subset: int = 0  # use the first N training images only (0: all); a reduced budget
+    log_every: int = 50
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 0
+
+
+@dataclass
+class KDConfig:
+    """Classic distillation with the real training data (``tools/train_kd.py``): the
+    baseline data-free results are compared against."""
+
+    dataset: str = "fashion_mnist"
+    data_root: str = ""
+    teacher: str = "lenet5"
+    teacher_ckpt: str = ""
+    student: PlayerConfig = field(default_factory=lambda: PlayerConfig(model="lenet5_half"))
+    student_loss: dict[str, float] = field(default_factory=lambda: {"ce": 1.0, "kd": 1.0})
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: KDTrainConfig = field(default_factory=KDTrainConfig)

@@ -1,5 +1,4 @@
 """The shared adversarial loop: who updates, EMA, schedules, NaN guard, exact resume."""
-import copy
 
 import pytest
 import torch

@@ -1,8 +1,8 @@
 """Shared parts of the data-free (discriminator distillation) methods.
 
 A generator G synthesizes a batch, the frozen teacher T judges it, the student S learns
-from T on it. Subclasses define ``generator_loss`` (G's step) and ``student_loss``
-(S's step); everything else lives here: latent and label sampling, the optional
+from T on it. Subclasses define ``generator_loss`` (G's step) and ``distill``
+(S's loss on a student batch; a ``student_loss:`` config block replaces it); everything else lives here: latent and label sampling, the optional
 BN-statistics prior on G, replay and random views for the student, attention-transfer
 recorders, the forgetting bank, and the TensorBoard grid of samples by class.
 """
@@ -19,6 +19,7 @@ from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
 from dfkd.grids import class_grid
 from dfkd.hooks import FeatureRecorder
+from dfkd.knowledge import StudentLoss
 from dfkd.losses import BNStatisticsPrior, attention_transfer, member_diversity_loss
 from dfkd.metrics import SyntheticBank
 from dfkd.models import feature_groups
@@ -28,14 +29,6 @@ from generators import MultiGenerator, balanced_labels, is_conditional
 IMAGE_BANK = 256  # latent vectors kept fixed for the logged sample grids
 PER_CLASS = 8  # samples per class row in the grid
 FORGETTING_BANK = 1024  # synthetic samples kept to measure forgetting
-
-
-def classifier_name(model: nn.Module) -> str:
-    """Dotted name of the last ``nn.Linear`` (its input is the penultimate feature)."""
-    names = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    if not names:
-        raise ConfigError(f"{type(model).__name__} has no nn.Linear classifier layer")
-    return names[-1]
 
 
 class DataFreeMethod:
@@ -53,7 +46,8 @@ class DataFreeMethod:
                  loss: dict[str, float] | None = None, replay: ReplayBuffer | None = None,
                  replay_ratio: float = 0.5, augment: nn.Module | None = None,
                  bn_weight: float = 0.0, diversity: float = 0.0,
-                 generator_ema: nn.Module | None = None) -> None:
+                 generator_ema: nn.Module | None = None,
+                 knowledge: StudentLoss | None = None) -> None:
         name = type(self).__name__
         unknown = sorted(set(loss or {}) - set(self.loss_defaults))
         if unknown:
@@ -69,6 +63,7 @@ class DataFreeMethod:
         self.student = student
         self.generator = generator
         self.generator_ema = generator_ema
+        self.knowledge = knowledge
         self.nz = nz
         self.batch_size = batch_size
         self.spec = spec
@@ -180,6 +175,24 @@ class DataFreeMethod:
                 labels = torch.arange(len(z), device=z.device) % self.spec.num_classes
             return generator(z, labels)
         return generator(z)
+
+    # -- the student's step -----------------------------------------------------------------
+    def student_inputs(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(images, teacher logits, class targets)`` for one student step: by default the
+        generator step's batch, with replay and views (``student_batch``)."""
+        return self.student_batch(*self.generated_batch(iteration))
+
+    def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
+                targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The method's published student loss on one student batch."""
+        raise NotImplementedError
+
+    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        """The method's own student loss, or the ``student_loss:`` terms where given."""
+        images, teacher_logits, targets = self.student_inputs(iteration)
+        if self.knowledge is not None:
+            return self.knowledge(images, targets, teacher_logits)
+        return self.distill(images, teacher_logits, targets)
 
     # -- the student's data ---------------------------------------------------------------
     def remember(self, images: torch.Tensor, teacher_logits: torch.Tensor) -> None:

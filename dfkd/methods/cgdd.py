@@ -37,8 +37,8 @@ class CGDD(DataFreeMethod):
         return {"loss": self.weights["ce"] * ce - self.weights["adv"] * adv, "ce": ce,
                 "adv": adv}
 
-    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
-        images, _, targets = self.student_batch(*self.generated_batch(iteration))
+    def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
+                targets: torch.Tensor) -> dict[str, torch.Tensor]:
         student_logits, teacher_logits, at = self.with_attention(images)
         kd = kd_kl(student_logits, teacher_logits, self.weights["temperature"])
         ce = F.cross_entropy(student_logits, targets)

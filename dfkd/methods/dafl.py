@@ -10,7 +10,8 @@ import torch
 
 from dfkd.hooks import FeatureRecorder
 from dfkd.losses import activation_loss, class_balance_loss, kd_kl, onehot_loss
-from dfkd.methods.base import DataFreeMethod, classifier_name
+from dfkd.methods.base import DataFreeMethod
+from dfkd.models import classifier_name
 from dfkd.registry import METHODS
 
 
@@ -38,7 +39,7 @@ class DAFL(DataFreeMethod):
         terms["loss"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms
 
-    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
-        images, teacher_logits, _ = self.student_batch(*self.generated_batch(iteration))
+    def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
+                targets: torch.Tensor) -> dict[str, torch.Tensor]:
         kd = kd_kl(self.student(images), teacher_logits, self.weights["temperature"])
         return {"loss": kd, "kd": kd}

@@ -29,11 +29,15 @@ class DFAD(DataFreeMethod):
         """A fresh batch for a student step (no graph to G)."""
         return self.sample()
 
-    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+    def student_inputs(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every student step on a fresh batch (offered to replay), G fixed."""
         with torch.no_grad():
             images = self.student_images()
             teacher_logits = self.teacher(images)
         self.remember(images, teacher_logits)
-        images, teacher_logits, _ = self.student_batch(images, teacher_logits)
+        return self.student_batch(images, teacher_logits)
+
+    def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
+                targets: torch.Tensor) -> dict[str, torch.Tensor]:
         l1 = logit_l1(self.student(images), teacher_logits)
         return {"loss": l1, "l1": l1}

@@ -34,8 +34,8 @@ class ZSKT(DataFreeMethod):
         self.keep_batch(iteration, images, teacher_logits)
         return {"loss": -kl / self.spec.num_classes, "kl": kl}
 
-    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
-        images, _, _ = self.student_batch(*self.generated_batch(iteration))
+    def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
+                targets: torch.Tensor) -> dict[str, torch.Tensor]:
         student_logits, teacher_logits, at = self.with_attention(images)
         kl = kd_kl(student_logits, teacher_logits, self.weights["temperature"])
         loss = kl / self.spec.num_classes + self.weights["at"] * at

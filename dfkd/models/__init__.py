@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from dfkd.models import lenet, resnet_cifar, wrn  # noqa: F401  (registration)
+from dfkd.errors import ConfigError
+
+from dfkd.models import lenet, resnet_cifar, resnet_he, wrn  # noqa: F401  (registration)
 from dfkd.models.checkpoint import extract_state_dict, load_weights, save_weights
 from dfkd.models.torchvision_models import PREFIX, build_torchvision
 from dfkd.registry import MODELS
@@ -30,6 +32,14 @@ def feature_groups(model: nn.Module) -> tuple[str, ...]:
     return tuple(groups)
 
 
+def classifier_name(model: nn.Module) -> str:
+    """Dotted name of the last ``nn.Linear`` (its input is the penultimate feature)."""
+    names = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not names:
+        raise ConfigError(f"{type(model).__name__} has no nn.Linear classifier layer")
+    return names[-1]
+
+
 def classifier_layer(model: nn.Module) -> nn.Linear:
     """The last ``nn.Linear`` in module order (its input is the penultimate feature)."""
     layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -38,5 +48,6 @@ def classifier_layer(model: nn.Module) -> nn.Linear:
     return layers[-1]
 
 
-__all__ = ["build_model", "classifier_layer", "feature_groups", "extract_state_dict", "load_weights",
+__all__ = ["build_model", "classifier_layer", "classifier_name", "feature_groups",
+           "extract_state_dict", "load_weights",
            "save_weights"]

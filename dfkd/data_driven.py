@@ -1,0 +1,144 @@
+"""Classic knowledge distillation with the real training data (``tools/train_kd.py``).
+
+The baseline that data-free results are measured against: the same teacher, student,
+``student_loss:`` terms and loop as ``train_dfkd.py``, but the student's batches are
+the training set's images with their true labels (CE and the label-based terms use them).
+The loop runs without an adversary; an iteration is one student batch, an epoch one pass
+over a random order of the training set, reshuffled from (seed, epoch) so a resumed run
+sees exactly the batches it would have seen.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from torch.utils.data import TensorDataset
+
+from dfkd.augment import build_augment
+from dfkd.cli import (add_run_args, check_out, config_path, finish_run, parse_loss, resolve_device,
+                      start_run)
+from dfkd.config import KDConfig, build_config
+from dfkd.data import get_spec, load_tensors
+from dfkd.engine import AdversarialLoop, Player, seed_everything
+from dfkd.errors import ConfigError
+from dfkd.knowledge import StudentLoss
+from dfkd.metrics import accuracy
+from dfkd.models import build_model
+from dfkd.registry import DATASETS
+from dfkd.teacher import load_teacher
+
+
+class DataDrivenKD:
+    """The student's side of the loop on real data: one batch per iteration."""
+
+    def __init__(self, knowledge: StudentLoss, train: TensorDataset, batch_size: int, seed: int,
+                 device: torch.device, augment: nn.Module | None = None) -> None:
+        self.knowledge = knowledge
+        self.images, self.labels = train.tensors
+        if len(self.images) < batch_size:
+            raise ConfigError(f"train.batch_size {batch_size} exceeds the {len(self.images)} "
+                              "training images")
+        self.batch_size = batch_size
+        self.steps_per_epoch = len(self.images) // batch_size  # the last partial batch is dropped
+        self.seed = seed
+        self.device = device
+        self.augment = augment
+        self._order: tuple[int, torch.Tensor] | None = None
+
+    def batch_indices(self, iteration: int) -> torch.Tensor:
+        """Indices of the training images of ``iteration`` (a function of seed and iteration)."""
+        epoch, step = divmod(iteration, self.steps_per_epoch)
+        if self._order is None or self._order[0] != epoch:
+            rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._order = (epoch, torch.randperm(len(self.images), generator=rng))
+        return self._order[1][step * self.batch_size:(step + 1) * self.batch_size]
+
+    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        index = self.batch_indices(iteration)
+        images = self.images[index].to(self.device)
+        if self.augment is not None:
+            with torch.no_grad():
+                images = self.augment(images)
+        return self.knowledge(images, self.labels[index].to(self.device))
+
+    def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        raise RuntimeError("data-driven KD has no adversary")
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def log_media(self, logger, iteration: int) -> None:
+        pass
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--epochs", type=int, default=None, help="passes over the training set")
+    add_run_args(parser)
+    return parser.parse_args(argv)
+
+
+def load_config(args: argparse.Namespace) -> KDConfig:
+    DATASETS.get(args.dataset)
+    flags = {"dataset": args.dataset, "teacher": args.teacher, "teacher_ckpt": args.teacher_ckpt,
+             "data_root": args.data_root, "student.model": args.student,
+             "train.epochs": args.epochs, "train.batch_size": args.batch_size,
+             "train.device": args.device, "train.seed": args.seed}
+    overrides = [f"{k}={v}" for k, v in flags.items() if v is not None]
+    cfg = build_config(KDConfig(), [args.config or config_path("kd", args.dataset)],
+                       overrides + args.overrides)
+    if args.loss:
+        cfg = dataclasses.replace(cfg, student_loss=parse_loss(args.loss))
+    if cfg.dataset != args.dataset:
+        raise ConfigError("set the dataset with --dataset, not in the config")
+    if cfg.augment.mixup:
+        raise ConfigError("augment.mixup blends images whose true labels would then be wrong; "
+                          "data-driven KD takes crop_padding and flip only")
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = load_config(args)
+    device = resolve_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    out = Path(args.out or f"runs/kd_{cfg.teacher}_{cfg.student.model}_{cfg.dataset}")
+    check_out(out, args.resume)
+    root = cfg.data_root or None
+    spec = get_spec(cfg.dataset, root)
+    train = load_tensors(cfg.dataset, root, train=True)
+    if cfg.train.train_subset:
+        train = TensorDataset(*(t[:cfg.train.train_subset] for t in train.tensors))
+    test_set = load_tensors(cfg.dataset, root, train=False)
+    teacher, meta = load_teacher(cfg.teacher, cfg.dataset, cfg.teacher_ckpt or None,
+                                 data_root=root, device=str(device), train_if_missing=True)
+
+    seed_everything(cfg.train.seed)
+    student = build_model(cfg.student.model, in_channels=spec.in_channels,
+                          num_classes=spec.num_classes).to(device)
+    knowledge = StudentLoss(cfg.student_loss, teacher, student, train.tensors[0][:2].to(device),
+                            cfg.knowledge).to(device)
+    method = DataDrivenKD(knowledge, train, cfg.train.batch_size, cfg.train.seed, device,
+                          build_augment(cfg.augment, spec.image_size))
+    iters = cfg.train.epochs * method.steps_per_epoch
+    player = Player.from_config("student", student, cfg.student, iters,
+                                aux=nn.ModuleDict({"knowledge": knowledge}))
+    evaluated = player.ema.module if player.ema else student
+    logger = start_run(out, cfg)
+    loop = AdversarialLoop(
+        method, player, None, iters, out,
+        evaluate=lambda: {"acc": accuracy(evaluated, test_set, device=device)},
+        eval_every=method.steps_per_epoch, log_every=cfg.train.log_every, logger=logger,
+        identity={"method": "kd", "dataset": cfg.dataset, "teacher": cfg.teacher,
+                  "student": cfg.student.model})
+    return finish_run(loop, args.resume, out, logger, cfg, meta,
+                      {"method": "kd", "student_loss": cfg.student_loss,
+                       "train_images": len(train)},
+                      steps_per_epoch=method.steps_per_epoch)

@@ -1,0 +1,81 @@
+"""tools/train_kd.py (data-driven KD) and the student_loss block in data-free runs."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from dfkd.data_driven import main as train_kd
+from dfkd.data_free import main as train_dfkd
+from dfkd.errors import ConfigError
+from dfkd.registry import UnknownNameError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def teacher(fake_data_root, tmp_path_factory):
+    path = tmp_path_factory.mktemp("teacher") / "lenet5.pt"
+    subprocess.run([sys.executable, "tools/train_teacher.py", "--model", "lenet5", "--epochs", "1",
+                    "--data-root", str(fake_data_root), "--out", str(path)],
+                   cwd=ROOT, check=True, capture_output=True)
+    return path
+
+
+def kd_args(teacher, data_root, out, epochs, *extra):
+    return ["--teacher-ckpt", str(teacher), "--data-root", str(data_root), "--out", str(out),
+            "--epochs", str(epochs), "--batch-size", "32", "--set", "train.log_every=1", *extra]
+
+
+def test_train_kd_runs_and_reports_time_per_epoch(teacher, fake_data_root, tmp_path, capsys):
+    out = tmp_path / "kd"
+    assert train_kd(kd_args(teacher, fake_data_root, out, 2, "--loss", "ce=1", "dkd=1", "at=100")) == 0
+    printed = capsys.readouterr().out
+    assert "student_acc=" in printed and "seconds_per_epoch=" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["method"] == "kd" and metrics["student_loss"] == {"ce": 1.0, "dkd": 1.0, "at": 100.0}
+    assert metrics["iters"] == 2 * (200 // 32) and metrics["epochs"] == 2
+    assert [h["iteration"] for h in metrics["history"]] == [6, 12]  # one evaluation per epoch
+    assert metrics["seconds_per_epoch"] > 0
+
+
+def test_train_kd_resume_equals_straight_run(teacher, fake_data_root, tmp_path):
+    extra = ("--loss", "ce=1", "fitnet=1", "crd=0.8", "--set", "student.schedule.horizon=18")
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train_kd(kd_args(teacher, fake_data_root, straight, 3, *extra))
+    train_kd(kd_args(teacher, fake_data_root, split, 1, *extra))
+    train_kd(kd_args(teacher, fake_data_root, split, 3, *extra, "--resume"))
+    a = torch.load(straight / "latest.pt", weights_only=True)["players"]["student"]
+    b = torch.load(split / "latest.pt", weights_only=True)["players"]["student"]
+    assert any("contrast" in key for key in a["aux"])  # CRD's embeddings and queue are kept
+    for part in ("model", "aux"):
+        for key, value in a[part].items():
+            assert torch.equal(value, b[part][key]), (part, key)
+
+
+def test_train_kd_bad_input(teacher, fake_data_root, tmp_path):
+    with pytest.raises(UnknownNameError, match="student loss term 'dkdd'"):
+        train_kd(kd_args(teacher, fake_data_root, tmp_path / "a", 1, "--loss", "dkdd=1"))
+    with pytest.raises(ConfigError, match="TERM=WEIGHT"):
+        train_kd(kd_args(teacher, fake_data_root, tmp_path / "b", 1, "--loss", "kd"))
+    with pytest.raises(ConfigError, match="mixup"):
+        train_kd(kd_args(teacher, fake_data_root, tmp_path / "c", 1, "--set", "augment.mixup=1"))
+    with pytest.raises(ConfigError, match="no config"):
+        train_kd(kd_args(teacher, fake_data_root, tmp_path / "d", 1, "--dataset", "mnist"))
+
+
+@pytest.mark.parametrize("method", ["dafl", "dfad", "zskt", "mad", "cgdd"])
+def test_every_data_free_method_takes_a_student_loss_block(method, teacher, fake_data_root,
+                                                            tmp_path):
+    out = tmp_path / method
+    args = ["--method", method, "--teacher-ckpt", str(teacher), "--data-root", str(fake_data_root),
+            "--out", str(out), "--iters", "2", "--batch-size", "16", "--set", "generator.ngf=4",
+            "--set", "generator.nz=8", "--set", "train.log_every=1",
+            "--loss", "kd=1", "vid=1", "rkd_angle=50"]
+    assert train_dfkd(args) == 0
+    state = torch.load(out / "latest.pt", weights_only=True)["players"]["student"]
+    assert any(key.startswith("knowledge.terms.vid") for key in state["aux"])
+    saved = json.loads((out / "metrics.json").read_text())["config"]["student_loss"]
+    assert saved == {"kd": 1.0, "vid": 1.0, "rkd_angle": 50.0}
