@@ -5,15 +5,22 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
+import torch.nn as nn
 import yaml
+from torch.utils.data import TensorDataset
 
 from dfkd.config import CONFIG_DIR, to_dict
+from dfkd.data import DatasetSpec, get_spec, load_tensors
 from dfkd.engine.logger import RunLogger
+from dfkd.engine.state import seed_everything
 from dfkd.errors import ConfigError, DfkdError
+from dfkd.models import build_model
+from dfkd.teacher import load_teacher
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +110,36 @@ def check_out(out: Path, resume: bool) -> None:
     if (out / "latest.pt").exists() and not resume:
         raise DfkdError(f"{out} already holds a run (latest.pt): pass --resume to continue it "
                         "or choose another --out")
+
+
+@dataclass
+class RunSetup:
+    """What every distillation tool builds first."""
+
+    device: torch.device
+    spec: DatasetSpec
+    test_set: TensorDataset
+    teacher: nn.Module
+    teacher_meta: dict
+    student: nn.Module
+
+
+def setup_run(cfg, out: Path, resume: bool) -> RunSetup:
+    """Device and threads, the run folder check, the test set, the teacher (trained when
+    it is the missing embedded default), then the seed and a fresh student."""
+    device = resolve_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    check_out(out, resume)
+    root = cfg.data_root or None
+    spec = get_spec(cfg.dataset, root)
+    test_set = load_tensors(cfg.dataset, root, train=False)
+    teacher, meta = load_teacher(cfg.teacher, cfg.dataset, cfg.teacher_ckpt or None,
+                                 data_root=root, device=str(device), train_if_missing=True)
+    seed_everything(cfg.train.seed)
+    student = build_model(cfg.student.model, in_channels=spec.in_channels,
+                          num_classes=spec.num_classes).to(device)
+    return RunSetup(device, spec, test_set, teacher, meta, student)
 
 
 def start_run(out: Path, cfg) -> RunLogger:

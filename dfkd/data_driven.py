@@ -18,17 +18,14 @@ import torch.nn as nn
 from torch.utils.data import TensorDataset
 
 from dfkd.augment import build_augment
-from dfkd.cli import (add_run_args, check_out, config_path, finish_run, parse_loss, resolve_device,
-                      start_run)
+from dfkd.cli import add_run_args, config_path, finish_run, parse_loss, setup_run, start_run
 from dfkd.config import KDConfig, build_config
-from dfkd.data import get_spec, load_tensors
-from dfkd.engine import AdversarialLoop, Player, seed_everything
+from dfkd.data import load_tensors
+from dfkd.engine import AdversarialLoop, Player
 from dfkd.errors import ConfigError
 from dfkd.knowledge import StudentLoss
 from dfkd.metrics import accuracy
-from dfkd.models import build_model
 from dfkd.registry import DATASETS
-from dfkd.teacher import load_teacher
 
 
 class DataDrivenKD:
@@ -106,27 +103,16 @@ def load_config(args: argparse.Namespace) -> KDConfig:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args)
-    device = resolve_device(cfg.train.device)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
     out = Path(args.out or f"runs/kd_{cfg.teacher}_{cfg.student.model}_{cfg.dataset}")
-    check_out(out, args.resume)
-    root = cfg.data_root or None
-    spec = get_spec(cfg.dataset, root)
-    train = load_tensors(cfg.dataset, root, train=True)
+    run = setup_run(cfg, out, args.resume)
+    device, student = run.device, run.student
+    train = load_tensors(cfg.dataset, cfg.data_root or None, train=True)
     if cfg.train.train_subset:
         train = TensorDataset(*(t[:cfg.train.train_subset] for t in train.tensors))
-    test_set = load_tensors(cfg.dataset, root, train=False)
-    teacher, meta = load_teacher(cfg.teacher, cfg.dataset, cfg.teacher_ckpt or None,
-                                 data_root=root, device=str(device), train_if_missing=True)
-
-    seed_everything(cfg.train.seed)
-    student = build_model(cfg.student.model, in_channels=spec.in_channels,
-                          num_classes=spec.num_classes).to(device)
-    knowledge = StudentLoss(cfg.student_loss, teacher, student, train.tensors[0][:2].to(device),
+    knowledge = StudentLoss(cfg.student_loss, run.teacher, student, train.tensors[0][:2].to(device),
                             cfg.knowledge).to(device)
     method = DataDrivenKD(knowledge, train, cfg.train.batch_size, cfg.train.seed, device,
-                          build_augment(cfg.augment, spec.image_size))
+                          build_augment(cfg.augment, run.spec.image_size))
     iters = cfg.train.epochs * method.steps_per_epoch
     player = Player.from_config("student", student, cfg.student, iters,
                                 aux=nn.ModuleDict({"knowledge": knowledge}))
@@ -134,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     logger = start_run(out, cfg)
     loop = AdversarialLoop(
         method, player, None, iters, out,
-        evaluate=lambda: {"acc": accuracy(evaluated, test_set, device=device)},
+        evaluate=lambda: {"acc": accuracy(evaluated, run.test_set, device=device)},
         eval_every=method.steps_per_epoch, log_every=cfg.train.log_every, logger=logger,
         identity={"method": "kd", "dataset": cfg.dataset, "teacher": cfg.teacher,
                   "student": cfg.student.model})
-    return finish_run(loop, args.resume, out, logger, cfg, meta,
+    return finish_run(loop, args.resume, out, logger, cfg, run.teacher_meta,
                       {"method": "kd", "student_loss": cfg.student_loss,
                        "train_images": len(train)},
                       steps_per_epoch=method.steps_per_epoch)

@@ -10,18 +10,14 @@ import torch.nn as nn
 
 import dfkd.methods  # noqa: F401  (registers the methods)
 from dfkd.augment import build_augment
-from dfkd.cli import (add_run_args, check_out, config_path, finish_run, parse_loss,
-                      resolve_device, start_run)
+from dfkd.cli import add_run_args, config_path, finish_run, parse_loss, setup_run, start_run
 from dfkd.config import DFKDConfig, build_config
-from dfkd.data import get_spec, load_tensors
-from dfkd.engine import AdversarialLoop, Player, seed_everything
+from dfkd.engine import AdversarialLoop, Player
 from dfkd.errors import ConfigError
 from dfkd.knowledge import StudentLoss
 from dfkd.metrics import accuracy
-from dfkd.models import build_model
 from dfkd.registry import DATASETS, METHODS
 from dfkd.replay import ReplayBuffer
-from dfkd.teacher import load_teacher
 from generators import build_generator
 
 
@@ -54,20 +50,9 @@ def load_config(args: argparse.Namespace) -> DFKDConfig:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args)
-    device = resolve_device(cfg.train.device)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
     out = Path(args.out or f"runs/{cfg.method}_{cfg.teacher}_{cfg.student.model}_{cfg.dataset}")
-    check_out(out, args.resume)
-    root = cfg.data_root or None
-    spec = get_spec(cfg.dataset, root)
-    test_set = load_tensors(cfg.dataset, root, train=False)
-    teacher, meta = load_teacher(cfg.teacher, cfg.dataset, cfg.teacher_ckpt or None,
-                                 data_root=root, device=str(device), train_if_missing=True)
-
-    seed_everything(cfg.train.seed)
-    student = build_model(cfg.student.model, in_channels=spec.in_channels,
-                          num_classes=spec.num_classes).to(device)
+    run = setup_run(cfg, out, args.resume)
+    device, spec, teacher, student = run.device, run.spec, run.teacher, run.student
     # channels-last: the generator's convolutions run ~1.8x faster on CPU in this layout
     generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
                                 spec.image_size, spec.in_channels, spec.num_classes,
@@ -100,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     evaluated = student_player.ema.module if student_player.ema else student
     loop = AdversarialLoop(
         method, student_player, generator_player, iters, out,
-        evaluate=lambda: {"acc": accuracy(evaluated, test_set, device=device),
+        evaluate=lambda: {"acc": accuracy(evaluated, run.test_set, device=device),
                           "early_bank_acc": method.early_bank_agreement(loop.iteration,
                                                                         evaluated)},
         eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
         identity={"method": cfg.method, "dataset": cfg.dataset, "teacher": cfg.teacher,
                   "student": cfg.student.model})
-    return finish_run(loop, args.resume, out, logger, cfg, meta, {"method": cfg.method})
+    return finish_run(loop, args.resume, out, logger, cfg, run.teacher_meta,
+                      {"method": cfg.method})

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,8 @@ import torch
 import torch.nn as nn
 
 from dfkd.data.locate import MNIST_FILES
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_idx_images(path: Path, images: torch.Tensor) -> None:
@@ -61,3 +65,13 @@ class TinyClassifier(nn.Module):
 @pytest.fixture
 def tiny_classifier():
     return TinyClassifier
+
+
+@pytest.fixture(scope="session")
+def teacher(fake_data_root, tmp_path_factory) -> Path:
+    """A LeNet-5 teacher trained for one epoch on the fake data, by the real tool."""
+    path = tmp_path_factory.mktemp("teacher") / "lenet5.pt"
+    subprocess.run([sys.executable, "tools/train_teacher.py", "--model", "lenet5", "--epochs", "1",
+                    "--data-root", str(fake_data_root), "--out", str(path)],
+                   cwd=ROOT, check=True, capture_output=True)
+    return path

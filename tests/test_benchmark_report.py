@@ -1,7 +1,6 @@
 """tools/benchmark.py: variants, the report from hand-made results, and one tiny real run."""
 import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -203,15 +202,6 @@ def test_run_child_measures_the_child_peak_rss(bench, tmp_path):
 
 
 # -- a tiny real run ----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def teacher(fake_data_root, tmp_path_factory):
-    path = tmp_path_factory.mktemp("teacher") / "lenet5.pt"
-    subprocess.run([sys.executable, "tools/train_teacher.py", "--model", "lenet5", "--epochs",
-                    "1", "--data-root", str(fake_data_root), "--out", str(path)],
-                   cwd=ROOT, check=True, capture_output=True)
-    return path
-
-
 def test_tiny_benchmark_run_in_child_processes(bench, teacher, fake_data_root, tmp_path):
     """A variant through main() in a child process, on fake data; other rows are kept."""
     kept = make_row("dfad", "dfad", 70.0)

@@ -16,15 +16,6 @@ TINY = ["--set", "generator.ngf=4", "--set", "generator.nz=8", "--set", "train.e
         "--set", "train.log_every=1", "--set", "train.image_every=2", "--batch-size", "16"]
 
 
-@pytest.fixture(scope="module")
-def teacher(fake_data_root, tmp_path_factory):
-    path = tmp_path_factory.mktemp("teacher") / "lenet5.pt"
-    subprocess.run([sys.executable, "tools/train_teacher.py", "--model", "lenet5", "--epochs", "1",
-                    "--data-root", str(fake_data_root), "--out", str(path)],
-                   cwd=ROOT, check=True, capture_output=True)
-    return path
-
-
 def dfkd_args(method, teacher, data_root, out, iters):
     return ["--method", method, "--teacher-ckpt", str(teacher), "--data-root", str(data_root),
             "--out", str(out), "--iters", str(iters), *TINY]

@@ -1,8 +1,5 @@
 """tools/train_kd.py (data-driven KD) and the student_loss block in data-free runs."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,16 +9,6 @@ from dfkd.data_free import main as train_dfkd
 from dfkd.errors import ConfigError
 from dfkd.registry import UnknownNameError
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def teacher(fake_data_root, tmp_path_factory):
-    path = tmp_path_factory.mktemp("teacher") / "lenet5.pt"
-    subprocess.run([sys.executable, "tools/train_teacher.py", "--model", "lenet5", "--epochs", "1",
-                    "--data-root", str(fake_data_root), "--out", str(path)],
-                   cwd=ROOT, check=True, capture_output=True)
-    return path
 
 
 def kd_args(teacher, data_root, out, epochs, *extra):
