@@ -147,3 +147,10 @@ def test_explicit_layers_pair_different_families():
         StudentLoss({"vid": 1.0}, teacher, student, batch(2), cfg)
     out = StudentLoss({"sp": 1.0, "rkd_distance": 1.0}, teacher, student, batch(2), cfg)(batch())
     assert torch.isfinite(out["loss"])
+
+
+def test_own_losses_of_learnable_parts_are_not_scaled_by_the_term_weight():
+    teacher, student = pair()
+    out = StudentLoss({"ft": 200.0, "ddkd": 3.0}, teacher, student, batch(2))(batch())
+    own = out["ft/reconstruction"] + out["ddkd/diff"] + out["ddkd/ae"]  # λ₁ = λ₂ = 1
+    torch.testing.assert_close(out["loss"], 200 * out["ft"] + 3 * out["ddkd"] + own)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -76,32 +77,51 @@ def ensure_teacher(arch: str, epochs: int, data_root: str | None) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
-def run_row(pair: str, row: str, out: Path, passthrough: list[str], echo: bool) -> dict:
-    """One ``train_kd.py`` run; its results row (or the error it ended with)."""
-    weights, source = ROWS[row]
-    run_dir = out / "runs" / "losses" / pair / row
+def run_seed(pair: str, row: str, seed: int, out: Path, passthrough: list[str],
+             echo: bool) -> dict:
+    """One ``train_kd.py`` run of ``row`` with ``seed``: its metrics, or the error."""
+    weights = ROWS[row][0]
+    run_dir = out / "runs" / "losses" / pair / row / f"seed{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     cmd = [sys.executable, str(TRAIN_SCRIPT), "--config", str(ROOT / PAIRS[pair]["config"]),
-           "--out", str(run_dir), "--loss", *[f"{k}={v:g}" for k, v in weights.items()],
-           *passthrough]
-    print(f"== {pair}/{row}: {' '.join(cmd[1:])}", flush=True)
+           "--out", str(run_dir), "--seed", str(seed),
+           "--loss", *[f"{k}={v:g}" for k, v in weights.items()], *passthrough]
+    print(f"== {pair}/{row}/seed{seed}: {' '.join(cmd[1:])}", flush=True)
     status, peak_mb, wall = run_child(cmd, run_dir / "stdout.txt", f"[{pair}/{row}] ", echo)
-    base = {"pair": pair, "row": row, "student_loss": weights, "source": source}
     if status != 0:
         tail = (run_dir / "stdout.txt").read_text().strip().splitlines()[-2:]
-        return {**base, "error": f"exit {status}: {' | '.join(tail)}"}
-    m = json.loads((run_dir / "metrics.json").read_text())
-    return {**base, "teacher_acc": m["teacher_acc"], "student_acc": m["student_acc"],
-            "best_student_acc": m["best_student_acc"], "epochs": m["epochs"],
-            "train_images": m["train_images"], "seconds_per_epoch": m["seconds_per_epoch"],
-            "peak_rss_mb": round(peak_mb, 1), "process_seconds": round(wall, 1),
-            "history": [h["acc"] for h in m["history"]]}
+        return {"error": f"seed {seed}, exit {status}: {' | '.join(tail)}"}
+    return {**json.loads((run_dir / "metrics.json").read_text()),
+            "peak_rss_mb": round(peak_mb, 1), "process_seconds": round(wall, 1)}
+
+
+def run_row(pair: str, row: str, seeds: list[int], out: Path, passthrough: list[str],
+            echo: bool) -> dict:
+    """Every seed of one row; the row holds their mean and standard deviation."""
+    weights, source = ROWS[row]
+    base = {"pair": pair, "row": row, "student_loss": weights, "source": source, "seeds": seeds}
+    runs = [run_seed(pair, row, seed, out, passthrough, echo) for seed in seeds]
+    errors = [r["error"] for r in runs if "error" in r]
+    if errors:
+        return {**base, "error": "; ".join(errors)}
+    accs = [r["student_acc"] for r in runs]
+    first = runs[0]
+    return {**base, "teacher_acc": first["teacher_acc"], "accs": accs,
+            "student_acc": statistics.mean(accs),
+            "student_acc_sd": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+            "best_student_acc": statistics.mean(r["best_student_acc"] for r in runs),
+            "epochs": first["epochs"], "train_images": first["train_images"],
+            "seconds_per_epoch": statistics.mean(r["seconds_per_epoch"] for r in runs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "history": [round(statistics.mean(h["acc"] for h in hs), 2)
+                        for hs in zip(*(r["history"] for r in runs))]}
 
 
 def table_lines(rows: list[dict], pair: str) -> list[str]:
     ce = next((r["student_acc"] for r in rows if r["row"] == "ce" and "student_acc" in r), None)
-    lines = ["| loss | student_loss | final acc | vs CE | best | per-epoch acc | s/epoch | source |",
+    lines = ["| loss | student_loss | final acc (mean ± sd) | vs CE | best | acc per epoch (mean) "
+             "| s/epoch | source |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         terms = ", ".join(f"{k} {v:g}" for k, v in r["student_loss"].items())
@@ -110,7 +130,8 @@ def table_lines(rows: list[dict], pair: str) -> list[str]:
             continue
         delta = "" if ce is None or r["row"] == "ce" else f"{r['student_acc'] - ce:+.2f}"
         curve = " ".join(f"{a:.1f}" for a in r["history"])
-        lines.append(f"| {r['row']} | {terms} | {r['student_acc']:.2f} | {delta} | "
+        lines.append(f"| {r['row']} | {terms} | {r['student_acc']:.2f} ± {r['student_acc_sd']:.2f} | "
+                     f"{delta} | "
                      f"{r['best_student_acc']:.2f} | {curve} | {r['seconds_per_epoch']:.1f} | "
                      f"{r['source']} |")
     return lines
@@ -131,8 +152,9 @@ def write_report(results: dict, out: Path) -> None:
         lines += [f"## {spec['title']}", ""]
         if first:
             lines += [f"Teacher {spec['teacher']}: {first['teacher_acc']:.2f}%. Budget: "
-                      f"{first['epochs']:g} epochs on {first['train_images']} training images.",
-                      ""]
+                      f"{first['epochs']:g} epochs on {first['train_images']} training images; "
+                      f"seeds {', '.join(map(str, first['seeds']))} (final accuracy is their "
+                      "mean ± standard deviation; \"vs CE\" compares means).", ""]
         lines += table_lines(sorted(rows, key=lambda r: list(ROWS).index(r["row"])), pair) + [""]
     (out / "losses.md").write_text("\n".join(lines) + "\n")
 
@@ -142,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", nargs="*", default=list(PAIRS), choices=list(PAIRS))
     parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--resnet-teacher-epochs", type=int, default=3)
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out-dir", default=str(OUT))
@@ -155,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     for pair in args.pairs:
         ensure_teacher(PAIRS[pair]["teacher"], args.resnet_teacher_epochs, args.data_root)
         for row in args.rows:
-            result = run_row(pair, row, out, passthrough, not args.quiet)
+            result = run_row(pair, row, args.seeds, out, passthrough, not args.quiet)
             results["rows"] = [r for r in results["rows"]
                                if (r["pair"], r["row"]) != (pair, row)] + [result]
             write_report(results, out)

@@ -108,7 +108,8 @@ class StudentLoss(nn.Module):
         for name, term in self.terms.items():
             value = term(views)
             if isinstance(value, dict):
-                out.update({f"{name}/{k}": v for k, v in value.items() if k != "loss"})
+                out.update({f"{name}/{k}": v for k, v in value.items() if k not in ("loss", "own")})
+                total = total + value.get("own", 0.0)
                 value = value["loss"]
             out[name] = value
             total = total + self.weights[name] * value

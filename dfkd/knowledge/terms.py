@@ -66,6 +66,9 @@ class Term(nn.Module):
         self.cfg = cfg
 
     def forward(self, v: Views) -> torch.Tensor | dict[str, torch.Tensor]:
+        """The term's value; or a dict of its ``"loss"`` (multiplied by the term's weight),
+        an optional ``"own"`` loss that trains only the term's own parts (an autoencoder's
+        reconstruction: added with weight 1, as its paper does), and parts to log."""
         raise NotImplementedError
 
 
@@ -212,7 +215,7 @@ class NeuronSelectivity(Term):
 @term("ft")
 class FactorTransfer(Term):
     """FT (Kim et al. 2018) on the last pair. The paraphraser learns its reconstruction
-    online, alongside the student (the paper pretrains it first); its loss is included."""
+    online, alongside the student (the paper pretrains it first), with weight 1."""
 
     needs_maps = True
 
@@ -228,8 +231,7 @@ class FactorTransfer(Term):
         reconstruction = F.mse_loss(self.paraphraser(teacher), teacher)
         factor = factor_transfer(self.translator(v.student_maps[-1]),
                                  self.paraphraser.encode(teacher).detach())
-        return {"loss": factor + reconstruction, "factor": factor,
-                "reconstruction": reconstruction}
+        return {"loss": factor, "own": reconstruction, "reconstruction": reconstruction}
 
 
 @term("ab")
@@ -367,8 +369,9 @@ class CRD(Term):
 
 @term("ddkd")
 class DDKD(Term):
-    """Diffusion-denoised KD (seed 004) on the last pair: L_DDKD + λ₁·L_diff + λ₂·L_ae
-    (add ``dkd`` for the paper's logit term)."""
+    """Diffusion-denoised KD (seed 004) on the last pair: the weight multiplies L_DDKD
+    (λ₃); λ₁·L_diff + λ₂·L_ae (``knowledge.ddkd_diff`` / ``ddkd_ae``) train the diffusion
+    model and the autoencoder. Add ``dkd`` for the paper's logit term."""
 
     needs_maps = True
 
@@ -380,5 +383,5 @@ class DDKD(Term):
 
     def forward(self, v: Views) -> dict[str, torch.Tensor]:
         parts = self.model(v.student_maps[-1], v.teacher_maps[-1])
-        loss = parts["ddkd"] + self.cfg.ddkd_diff * parts["diff"] + self.cfg.ddkd_ae * parts["ae"]
-        return {"loss": loss, **{k: p for k, p in parts.items() if k != "ddkd"}}
+        own = self.cfg.ddkd_diff * parts["diff"] + self.cfg.ddkd_ae * parts["ae"]
+        return {"loss": parts["ddkd"], "own": own, "diff": parts["diff"], "ae": parts["ae"]}
