@@ -113,6 +113,9 @@ class KnowledgeConfig:
     """
 
     temperature: float = 4.0  # KD, DKD, PR-DKD (Hinton 2015; Zhao 2022)
+    # student steps over which every term but ce ramps linearly from 0 to its weight
+    # (DKD's warm-up, Zhao et al. 2022: 20 of 240 epochs); 0 disables
+    warmup: int = 0
     dkd_alpha: float = 1.0  # DKD: weight of target-class KD
     dkd_beta: float = 8.0  # DKD: weight of non-target-class KD
     virtual_prob: float = 0.9  # Tf-KD: the virtual teacher's probability of the true class

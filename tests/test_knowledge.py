@@ -154,3 +154,17 @@ def test_own_losses_of_learnable_parts_are_not_scaled_by_the_term_weight():
     out = StudentLoss({"ft": 200.0, "ddkd": 3.0}, teacher, student, batch(2))(batch())
     own = out["ft/reconstruction"] + out["ddkd/diff"] + out["ddkd/ae"]  # λ₁ = λ₂ = 1
     torch.testing.assert_close(out["loss"], 200 * out["ft"] + 3 * out["ddkd"] + own)
+
+
+def test_warmup_ramps_every_term_but_ce():
+    teacher, student = pair()
+    loss = StudentLoss({"ce": 1.0, "kd": 2.0}, teacher, student, batch(2),
+                       KnowledgeConfig(warmup=4))
+    x, y = batch(), torch.zeros(8, dtype=torch.long)
+    for step in range(6):
+        out = loss(x, y)
+        ramp = min(1.0, step / 4)
+        torch.testing.assert_close(out["loss"], out["ce"] + 2.0 * ramp * out["kd"])
+    assert int(loss.state_dict()["steps"]) == 6  # saved with the student, so resume ramps on
+    with pytest.raises(ConfigError, match="warmup"):
+        StudentLoss({"kd": 1.0}, teacher, student, batch(2), KnowledgeConfig(warmup=-1))

@@ -65,6 +65,10 @@ class StudentLoss(nn.Module):
         self.recorder = PairRecorder(teacher, student, pairs, *embed)
         probe = self._probe(example, pairs)
         self.terms = nn.ModuleDict({name: cls(probe, cfg) for name, cls in classes.items()})
+        if cfg.warmup < 0:
+            raise ConfigError(f"knowledge.warmup is a number of student steps >= 0, got {cfg.warmup}")
+        self.warmup = cfg.warmup
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # for the warm-up
 
     @torch.no_grad()
     def _probe(self, example: torch.Tensor, pairs: list[tuple[str, str]]) -> Probe:
@@ -105,6 +109,8 @@ class StudentLoss(nn.Module):
             views.teacher_embedding = rec.teacher_embedding
         out: dict[str, torch.Tensor] = {}
         total = student_logits.new_zeros(())
+        ramp = min(1.0, float(self.steps) / self.warmup) if self.warmup else 1.0
+        self.steps += 1
         for name, term in self.terms.items():
             value = term(views)
             if isinstance(value, dict):
@@ -112,6 +118,6 @@ class StudentLoss(nn.Module):
                 total = total + value.get("own", 0.0)
                 value = value["loss"]
             out[name] = value
-            total = total + self.weights[name] * value
+            total = total + self.weights[name] * (1.0 if name == "ce" else ramp) * value
         out["loss"] = total
         return out
