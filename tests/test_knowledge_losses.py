@@ -67,8 +67,8 @@ def test_nst_by_hand_and_spatial_check():
 def test_factor_transfer_by_hand():
     s = torch.tensor([[3.0, 4.0], [1.0, 0.0]])  # -> (.6, .8), (1, 0)
     t = torch.tensor([[4.0, 3.0], [0.0, 2.0]])  # -> (.8, .6), (0, 1)
-    # L1 per sample: .2 + .2 = .4 and 1 + 1 = 2, mean 1.2
-    assert float(factor_transfer(s, t)) == approx(1.2)
+    # L1 per sample: .2 + .2 = .4 and 1 + 1 = 2; mean over 2 samples x 2 elements: 0.6
+    assert float(factor_transfer(s, t)) == approx(0.6)
     with pytest.raises(ValueError, match="equal shapes"):
         factor_transfer(s, torch.ones(2, 3))
 

@@ -66,3 +66,17 @@ def test_every_data_free_method_takes_a_student_loss_block(method, teacher, fake
     assert any(key.startswith("knowledge.terms.vid") for key in state["aux"])
     saved = json.loads((out / "metrics.json").read_text())["config"]["student_loss"]
     assert saved == {"kd": 1.0, "vid": 1.0, "rkd_angle": 50.0}
+
+
+def test_kd_block_at_tau_1_reproduces_dafl_exactly(teacher, fake_data_root, tmp_path):
+    """DAFL's own student loss is KD with τ = 1: the block must give the same run."""
+    base = ["--method", "dafl", "--teacher-ckpt", str(teacher), "--data-root",
+            str(fake_data_root), "--iters", "3", "--batch-size", "16", "--set",
+            "generator.ngf=4", "--set", "generator.nz=8"]
+    train_dfkd(base + ["--out", str(tmp_path / "own")])
+    train_dfkd(base + ["--out", str(tmp_path / "block"), "--loss", "kd=1",
+                       "--set", "knowledge.temperature=1"])
+    own = torch.load(tmp_path / "own" / "latest.pt", weights_only=True)["players"]["student"]
+    block = torch.load(tmp_path / "block" / "latest.pt", weights_only=True)["players"]["student"]
+    for key, value in own["model"].items():
+        assert torch.equal(value, block["model"][key]), key
