@@ -6,7 +6,7 @@ import torch
 
 from dfkd.data_driven import main as train_kd
 from dfkd.data_free import main as train_dfkd
-from dfkd.errors import ConfigError
+from dfkd.errors import CheckpointError, ConfigError
 from dfkd.registry import UnknownNameError
 
 
@@ -80,3 +80,12 @@ def test_kd_block_at_tau_1_reproduces_dafl_exactly(teacher, fake_data_root, tmp_
     block = torch.load(tmp_path / "block" / "latest.pt", weights_only=True)["players"]["student"]
     for key, value in own["model"].items():
         assert torch.equal(value, block["model"][key]), key
+
+
+def test_resume_with_another_student_loss_is_a_clear_error(teacher, fake_data_root, tmp_path):
+    out = tmp_path / "run"
+    train_kd(kd_args(teacher, fake_data_root, out, 1, "--loss", "ce=1", "fitnet=1"))
+    before = (out / "latest.pt").read_bytes()
+    with pytest.raises(CheckpointError, match="student's saved state does not fit.*student_loss"):
+        train_kd(kd_args(teacher, fake_data_root, out, 2, "--loss", "ce=1", "vid=1", "--resume"))
+    assert (out / "latest.pt").read_bytes() == before  # the checkpoint is not lost

@@ -182,7 +182,15 @@ class AdversarialLoop:
             raise CheckpointError(f"{path} is at iteration {state['iteration']}, past --iters "
                                   f"{self.total_iters}: raise --iters to continue")
         for player in self.players:
-            player.load_state_dict(state["players"][player.name])
+            try:
+                player.load_state_dict(state["players"][player.name])
+            except (RuntimeError, ValueError, KeyError) as exc:
+                first = str(exc).strip().splitlines()[0][:300]
+                raise CheckpointError(
+                    f"{path}: the {player.name}'s saved state does not fit this run (was the "
+                    f"model, the optimizer or the student_loss block changed?): {first}. "
+                    "Resume with the run's own config (its config.yaml), or use another "
+                    "--out") from None
         self.method.load_state_dict(state["method"])
         self.iteration = state["iteration"]
         self.best = state["best"]
