@@ -168,3 +168,14 @@ def test_warmup_ramps_every_term_but_ce():
     assert int(loss.state_dict()["steps"]) == 6  # saved with the student, so resume ramps on
     with pytest.raises(ConfigError, match="warmup"):
         StudentLoss({"kd": 1.0}, teacher, student, batch(2), KnowledgeConfig(warmup=-1))
+
+
+def test_teacher_free_terms_do_not_run_the_teacher():
+    teacher, student = pair()
+    calls = []
+    teacher.register_forward_hook(lambda *args: calls.append(1))
+    y = torch.zeros(8, dtype=torch.long)
+    StudentLoss({"ce": 1.0, "tf_kd": 0.1}, teacher, student, batch(2))(batch(), y)
+    assert calls == [1]  # the probe only
+    StudentLoss({"ce": 1.0, "kd": 1.0}, teacher, student, batch(2))(batch(), y)
+    assert len(calls) == 3  # probe + one forward for KD

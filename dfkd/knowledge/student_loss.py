@@ -59,6 +59,7 @@ class StudentLoss(nn.Module):
         self.needs_maps = any(c.needs_maps for c in classes.values())
         self.needs_embedding = any(c.needs_embedding for c in classes.values())
         self.needs_targets = [n for n, c in classes.items() if c.needs_targets]
+        self.needs_teacher = any(c.needs_teacher for c in classes.values())
         pairs = layer_pairs(teacher, student, cfg) if self.needs_maps else []
         embed = ((classifier_name(teacher), classifier_name(student))
                  if self.needs_embedding else (None, None))
@@ -89,15 +90,15 @@ class StudentLoss(nn.Module):
     def forward(self, images: torch.Tensor, targets: torch.Tensor | None = None,
                 teacher_logits: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Every term on ``images`` and their weighted sum under ``"loss"``. The teacher
-        runs without a graph (once, unless only logit terms are on and ``teacher_logits``
-        are given); ``targets`` are the class labels of the terms that need them."""
+        runs without a graph (once; not at all when only logit terms are on and
+        ``teacher_logits`` are given, or no term needs it); ``targets`` are the class labels of the terms that need them."""
         teacher, student = self._models
         if self.needs_targets and targets is None:
             raise ConfigError(f"student_loss terms {', '.join(self.needs_targets)} need class "
                               "targets, and none were given")
         recording = self.needs_maps or self.needs_embedding
         with self.recorder if recording else contextlib.nullcontext() as rec:
-            if recording or teacher_logits is None:
+            if recording or (teacher_logits is None and self.needs_teacher):
                 with torch.no_grad():
                     teacher_logits = teacher(images)
             student_logits = student(images)

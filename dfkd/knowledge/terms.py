@@ -46,7 +46,7 @@ class Views:
     Teacher tensors carry no graph."""
 
     student_logits: torch.Tensor
-    teacher_logits: torch.Tensor
+    teacher_logits: torch.Tensor | None  # None when no term needs the teacher
     targets: torch.Tensor | None = None
     student_maps: list[torch.Tensor] | None = None
     teacher_maps: list[torch.Tensor] | None = None
@@ -60,6 +60,7 @@ class Term(nn.Module):
     needs_maps = False
     needs_embedding = False
     needs_targets = False
+    needs_teacher = True
 
     def __init__(self, probe: Probe, cfg: KnowledgeConfig) -> None:
         super().__init__()
@@ -97,6 +98,7 @@ class CrossEntropy(Term):
     """CE(S(x), y) with the true labels (data-driven) or the teacher's/asked class (data-free)."""
 
     needs_targets = True
+    needs_teacher = False
 
     def forward(self, v: Views) -> torch.Tensor:
         return F.cross_entropy(v.student_logits, v.targets)
@@ -147,6 +149,7 @@ class VirtualTeacher(Term):
     """Tf-KD (Yuan et al. 2020): KD from a hand-made virtual teacher, no teacher needed."""
 
     needs_targets = True
+    needs_teacher = False
 
     def forward(self, v: Views) -> torch.Tensor:
         c = self.cfg
