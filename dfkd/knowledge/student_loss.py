@@ -65,9 +65,10 @@ class StudentLoss(nn.Module):
                  if self.needs_embedding else (None, None))
         self.recorder = PairRecorder(teacher, student, pairs, *embed)
         probe = self._probe(example, pairs)
-        self.terms = nn.ModuleDict({name: cls(probe, cfg) for name, cls in classes.items()})
         if cfg.warmup < 0:
-            raise ConfigError(f"knowledge.warmup is a number of student steps >= 0, got {cfg.warmup}")
+            raise ConfigError(f"knowledge.warmup is a number of student steps >= 0, "
+                              f"got {cfg.warmup}")
+        self.terms = nn.ModuleDict({name: cls(probe, cfg) for name, cls in classes.items()})
         self.warmup = cfg.warmup
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # for the warm-up
 
@@ -91,7 +92,9 @@ class StudentLoss(nn.Module):
                 teacher_logits: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Every term on ``images`` and their weighted sum under ``"loss"``. The teacher
         runs without a graph (once; not at all when only logit terms are on and
-        ``teacher_logits`` are given, or no term needs it); ``targets`` are the class labels of the terms that need them."""
+        ``teacher_logits`` are given, or no term needs it); ``targets`` are the class
+        labels of the terms that need them. Terms other than ``ce`` are scaled by the
+        warm-up ramp min(1, step / warmup)."""
         teacher, student = self._models
         if self.needs_targets and targets is None:
             raise ConfigError(f"student_loss terms {', '.join(self.needs_targets)} need class "
