@@ -1,0 +1,44 @@
+"""Adversarial losses (METHODS.md section 6) as pure functions of discriminator outputs.
+
+``mode``: ``vanilla`` (BCE on logits, Goodfellow et al. 2014; pix2pix), ``lsgan``
+(least squares, Mao et al. 2017; CycleGAN), ``hinge`` (Lim & Ye 2017; Miyato et al.
+2018). ``gradient_penalty`` is WGAN-GP's term (Gulrajani et al. 2017, eq. 3, λ = 10).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+GAN_MODES = ("vanilla", "lsgan", "hinge")
+
+
+def gan_loss(prediction: torch.Tensor, target_is_real: bool, mode: str = "lsgan",
+             for_discriminator: bool = True) -> torch.Tensor:
+    """The loss of raw discriminator outputs (any shape, e.g. PatchGAN maps) against the
+    label real/fake, averaged over elements: vanilla BCE-with-logits against 1/0; LSGAN
+    (x − 1)² / x²; hinge: the discriminator's max(0, 1 ∓ x), the generator's −x (its
+    ``target_is_real`` must be True)."""
+    if mode == "vanilla":
+        target = torch.full_like(prediction, 1.0 if target_is_real else 0.0)
+        return F.binary_cross_entropy_with_logits(prediction, target)
+    if mode == "lsgan":
+        return (prediction - (1.0 if target_is_real else 0.0)).pow(2).mean()
+    if mode == "hinge":
+        if not for_discriminator:
+            if not target_is_real:
+                raise ValueError("the hinge generator loss only asks for 'real' (−mean D(G(z)))")
+            return -prediction.mean()
+        return F.relu(1.0 - prediction).mean() if target_is_real else F.relu(1.0 + prediction).mean()
+    raise ValueError(f"unknown GAN loss {mode!r}; use one of: {', '.join(GAN_MODES)}")
+
+
+def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                     weight: float = 10.0) -> torch.Tensor:
+    """WGAN-GP: weight · mean (‖∇_x̂ D(x̂)‖₂ − 1)², x̂ = ε·real + (1 − ε)·fake, ε ~ U[0, 1]
+    per sample; differentiable with respect to D's parameters."""
+    eps = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    mixed = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    out = discriminator(mixed)
+    (grad,) = torch.autograd.grad(out.sum(), mixed, create_graph=True)
+    return weight * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
