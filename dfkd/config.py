@@ -313,3 +313,44 @@ class KDConfig:
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: KDTrainConfig = field(default_factory=KDTrainConfig)
+
+
+def _pix2pix_optim() -> PlayerConfig:
+    """Adam 2e-4, β₁ 0.5 (Isola et al. 2017, section 3.3); constant rate (the original code
+    decays it linearly in a second phase: set a schedule for that)."""
+    return PlayerConfig(optim=OptimConfig(name="adam", lr=2e-4, betas=[0.5, 0.999]))
+
+
+@dataclass
+class GANTrainConfig:
+    """Length, batch, logging and evaluation of an image-to-image GAN run."""
+
+    iters: int = 2000
+    batch_size: int = 16
+    eval_every: int = 200
+    log_every: int = 20
+    image_every: int = 200
+    eval_pairs: int = 500  # test pairs for L1/PSNR at each evaluation
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 0
+
+
+@dataclass
+class GANConfig:
+    """Training a pix2pix teacher (``tools/train_gan.py``), original code's option names."""
+
+    task: str = "edges2fashion"
+    data_root: str = ""
+    netG: str = "resnet_9blocks"
+    ngf: int = 64
+    norm: str = "batch"
+    dropout: bool = False
+    netD: str = "basic"
+    ndf: int = 64
+    n_layers_D: int = 3
+    gan_mode: str = "vanilla"
+    l1_weight: float = 100.0
+    generator: PlayerConfig = field(default_factory=_pix2pix_optim)
+    discriminator: PlayerConfig = field(default_factory=_pix2pix_optim)
+    train: GANTrainConfig = field(default_factory=GANTrainConfig)

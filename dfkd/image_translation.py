@@ -1,0 +1,95 @@
+"""pix2pix on the shared adversarial loop: the teachers of GAN compression (issue 6).
+
+pix2pix (Isola et al. 2017, eq. 4): G* = arg min_G max_D L_cGAN(G, D) + λ·L_L1(G), λ = 100,
+D a PatchGAN shown (input, output) pairs. In the loop's terms the discriminator is the
+adversary and the generator the "student": per iteration D takes its step on
+½[L(D(x, y), real) + L(D(x, G(x)), fake)], then G on L(D(x, G(x)), real) + λ·‖G(x) − y‖₁.
+Batches are a function of (seed, iteration), as in ``dfkd.data_driven``, so ``--resume``
+sees the batches a straight run would.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from dfkd.engine.logger import RunLogger
+from dfkd.errors import ConfigError
+from dfkd.losses.gan import gan_loss
+from dfkd.metrics.image_quality import psnr
+
+GRID = 8  # examples in the TensorBoard grid (input | output | target rows)
+
+
+class Pix2Pix:
+    """Paired image-to-image translation: ``inputs[i]`` should become ``targets[i]``."""
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, inputs: torch.Tensor,
+                 targets: torch.Tensor, batch_size: int, seed: int, device: torch.device,
+                 gan_mode: str = "vanilla", l1_weight: float = 100.0) -> None:
+        if len(inputs) != len(targets):
+            raise ConfigError(f"pix2pix needs pairs: {len(inputs)} inputs, {len(targets)} targets")
+        if len(inputs) < batch_size:
+            raise ConfigError(f"train.batch_size {batch_size} exceeds the {len(inputs)} pairs")
+        try:
+            gan_loss(torch.zeros(1), True, gan_mode)  # validates the mode now
+        except ValueError as exc:
+            raise ConfigError(f"gan_mode: {exc}") from None
+        self.generator, self.discriminator = generator, discriminator
+        self.inputs, self.targets = inputs, targets
+        self.batch_size, self.seed, self.device = batch_size, seed, device
+        self.gan_mode, self.l1_weight = gan_mode, l1_weight
+        self.steps_per_epoch = len(inputs) // batch_size
+        self._order: tuple[int, torch.Tensor] | None = None
+
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, step = divmod(iteration, self.steps_per_epoch)
+        if self._order is None or self._order[0] != epoch:
+            rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._order = (epoch, torch.randperm(len(self.inputs), generator=rng))
+        index = self._order[1][step * self.batch_size:(step + 1) * self.batch_size]
+        return self.inputs[index].to(self.device), self.targets[index].to(self.device)
+
+    def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        x, y = self.batch(iteration)
+        with torch.no_grad():
+            fake = self.generator(x)
+        real_loss = gan_loss(self.discriminator(torch.cat([x, y], 1)), True, self.gan_mode)
+        fake_loss = gan_loss(self.discriminator(torch.cat([x, fake], 1)), False, self.gan_mode)
+        return {"loss": 0.5 * (real_loss + fake_loss), "real": real_loss, "fake": fake_loss}
+
+    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        x, y = self.batch(iteration)
+        fake = self.generator(x)
+        adv = gan_loss(self.discriminator(torch.cat([x, fake], 1)), True, self.gan_mode,
+                       for_discriminator=False)
+        l1 = F.l1_loss(fake, y)
+        return {"loss": adv + self.l1_weight * l1, "gan": adv, "l1": l1}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    @torch.no_grad()
+    def log_media(self, logger: RunLogger, iteration: int) -> None:
+        """Rows: inputs, the generator's outputs, targets (the first training pairs)."""
+        x, y = self.inputs[:GRID].to(self.device), self.targets[:GRID].to(self.device)
+        was = self.generator.training
+        fake = self.generator.eval()(x)
+        self.generator.train(was)
+        logger.image_grid("samples/input_output_target", torch.cat([x, fake, y]), iteration,
+                          nrow=GRID)
+
+
+@torch.no_grad()
+def translation_quality(generator: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                        device: torch.device, batch_size: int = 64) -> dict[str, float]:
+    """Mean L1 and PSNR (images in [-1, 1]) of ``generator(inputs)`` against ``targets``."""
+    was = generator.training
+    generator.eval()
+    outputs = torch.cat([generator(inputs[i:i + batch_size].to(device)).cpu()
+                         for i in range(0, len(inputs), batch_size)])
+    generator.train(was)
+    return {"l1": float(F.l1_loss(outputs, targets)), "psnr": float(psnr(outputs, targets))}
