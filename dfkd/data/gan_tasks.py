@@ -28,10 +28,13 @@ def to_unit_range(images: torch.Tensor, dataset: str = "fashion_mnist") -> torch
     return get_spec(dataset).denormalize(images).clamp(0, 1)
 
 
-def edge_map(images01: torch.Tensor, low: float = 0.1, high: float = 0.2) -> torch.Tensor:
-    """Canny edges (kornia) of images in [0, 1], as dark lines on white, in [-1, 1]."""
-    _, edges = kornia.filters.canny(images01, low_threshold=low, high_threshold=high)
-    return 1.0 - 2.0 * edges
+def edge_map(images01: torch.Tensor, low: float = 0.1, high: float = 0.2,
+             chunk: int = 256) -> torch.Tensor:
+    """Canny edges (kornia) of images in [0, 1], as dark lines on white, in [-1, 1].
+    Computed in chunks: kornia's hysteresis step is ~3x slower on one huge batch."""
+    edges = [kornia.filters.canny(part, low_threshold=low, high_threshold=high)[1]
+             for part in images01.split(chunk)]
+    return 1.0 - 2.0 * torch.cat(edges)
 
 
 def edges2fashion(images01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
