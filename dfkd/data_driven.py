@@ -21,6 +21,7 @@ from dfkd.augment import build_augment
 from dfkd.cli import add_run_args, config_path, finish_run, parse_loss, setup_run, start_run
 from dfkd.config import KDConfig, build_config
 from dfkd.data import load_tensors
+from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine import AdversarialLoop, Player
 from dfkd.errors import ConfigError
 from dfkd.knowledge import StudentLoss
@@ -38,23 +39,13 @@ class DataDrivenKD:
         if len(self.images) < batch_size:
             raise ConfigError(f"train.batch_size {batch_size} exceeds the {len(self.images)} "
                               "training images")
-        self.batch_size = batch_size
-        self.steps_per_epoch = len(self.images) // batch_size  # the last partial batch is dropped
-        self.seed = seed
+        self.order = EpochOrder(len(self.images), batch_size, seed)
+        self.steps_per_epoch = self.order.steps_per_epoch
         self.device = device
         self.augment = augment
-        self._order: tuple[int, torch.Tensor] | None = None
-
-    def batch_indices(self, iteration: int) -> torch.Tensor:
-        """Indices of the training images of ``iteration`` (a function of seed and iteration)."""
-        epoch, step = divmod(iteration, self.steps_per_epoch)
-        if self._order is None or self._order[0] != epoch:
-            rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._order = (epoch, torch.randperm(len(self.images), generator=rng))
-        return self._order[1][step * self.batch_size:(step + 1) * self.batch_size]
 
     def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
-        index = self.batch_indices(iteration)
+        index = self.order.indices(iteration)
         images = self.images[index].to(self.device)
         if self.augment is not None:
             with torch.no_grad():

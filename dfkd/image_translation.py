@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
 from dfkd.losses.gan import gan_loss
@@ -39,15 +40,10 @@ class Pix2Pix:
         self.inputs, self.targets = inputs, targets
         self.batch_size, self.seed, self.device = batch_size, seed, device
         self.gan_mode, self.l1_weight = gan_mode, l1_weight
-        self.steps_per_epoch = len(inputs) // batch_size
-        self._order: tuple[int, torch.Tensor] | None = None
+        self.order = EpochOrder(len(inputs), batch_size, seed)
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
-        epoch, step = divmod(iteration, self.steps_per_epoch)
-        if self._order is None or self._order[0] != epoch:
-            rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._order = (epoch, torch.randperm(len(self.inputs), generator=rng))
-        index = self._order[1][step * self.batch_size:(step + 1) * self.batch_size]
+        index = self.order.indices(iteration)
         return self.inputs[index].to(self.device), self.targets[index].to(self.device)
 
     def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:

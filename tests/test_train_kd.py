@@ -89,3 +89,12 @@ def test_resume_with_another_student_loss_is_a_clear_error(teacher, fake_data_ro
     with pytest.raises(CheckpointError, match="student's saved state does not fit.*student_loss"):
         train_kd(kd_args(teacher, fake_data_root, out, 2, "--loss", "ce=1", "vid=1", "--resume"))
     assert (out / "latest.pt").read_bytes() == before  # the checkpoint is not lost
+
+
+def test_epoch_order_is_a_pure_function_of_seed_and_iteration():
+    from dfkd.data.epoch_order import EpochOrder
+    a, b = EpochOrder(10, 3, seed=1), EpochOrder(10, 3, seed=1)
+    epoch0 = torch.cat([a.indices(i) for i in range(3)])
+    assert a.steps_per_epoch == 3 and len(set(epoch0.tolist())) == 9  # no repeats, tail dropped
+    assert torch.equal(b.indices(4), a.indices(4))  # resumed mid-epoch: same batch
+    assert not torch.equal(torch.cat([a.indices(i) for i in range(3, 6)]), epoch0)
