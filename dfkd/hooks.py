@@ -28,7 +28,6 @@ class FeatureRecorder:
             raise DfkdError(f"{type(model).__name__} has no module {missing[0]!r} to record; "
                             f"its modules start with: {', '.join(names)}")
         self._targets = {key: modules[path] for key, path in layers.items()}
-        self.names = list(layers)  # the keys, in the order given
         self._inputs = inputs
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self.features: dict[str, torch.Tensor] = {}

@@ -33,10 +33,14 @@ def attention_transfer(student_features: Sequence[torch.Tensor],
     return total
 
 
-def _check_batch(name: str, student: torch.Tensor, teacher: torch.Tensor) -> None:
+def _check_batch(name: str, student: torch.Tensor, teacher: torch.Tensor,
+                 minimum: int = 1) -> None:
     if student.shape[0] != teacher.shape[0]:
         raise ValueError(f"{name} needs as many student as teacher samples, "
                          f"got {student.shape[0]} and {teacher.shape[0]}")
+    if student.shape[0] < minimum:
+        raise ValueError(f"{name} needs a batch of at least {minimum} samples, "
+                         f"got {student.shape[0]}")
 
 
 def _check_same_shape(name: str, student: torch.Tensor, teacher: torch.Tensor) -> None:

@@ -11,18 +11,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dfkd.losses.features import _check_batch
+
 
 def _flatten(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1)
-
-
-def _check_pair(name: str, student: torch.Tensor, teacher: torch.Tensor, minimum: int) -> None:
-    if student.shape[0] != teacher.shape[0]:
-        raise ValueError(f"{name} needs as many student as teacher samples, "
-                         f"got {student.shape[0]} and {teacher.shape[0]}")
-    if student.shape[0] < minimum:
-        raise ValueError(f"{name} needs a batch of at least {minimum} samples, "
-                         f"got {student.shape[0]}")
 
 
 def _pairwise_distances(x: torch.Tensor, squared: bool = False,
@@ -40,7 +33,7 @@ def rkd_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """RKD-D (Park et al. 2019, eqs. 4-5): pairwise Euclidean distances of the embeddings,
     each set divided by its mean over the N(N − 1) ordered pairs i ≠ j, compared with the
     Huber loss (δ = 1) and averaged over those pairs. Embedding sizes may differ."""
-    _check_pair("RKD distance", student, teacher, 2)
+    _check_batch("RKD distance", student, teacher, 2)
     n = student.shape[0]
     off = ~torch.eye(n, dtype=torch.bool, device=student.device)
 
@@ -62,7 +55,7 @@ def rkd_angle(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """RKD-A (Park et al. 2019, eqs. 6-7): cosines of the angles of all triplets (i, j, k),
     vertex j, from the normalized differences e_i − e_j and e_k − e_j; Huber loss (δ = 1)
     averaged over the N(N − 1)² triplets with i ≠ j and k ≠ j (where the angle exists)."""
-    _check_pair("RKD angle", student, teacher, 2)
+    _check_batch("RKD angle", student, teacher, 2)
     n = student.shape[0]
     # where i = j or k = j the difference vector is 0, F.normalize keeps it 0 and both
     # cosines are 0: those entries add nothing, so the sum needs no mask (9x faster)
@@ -161,7 +154,7 @@ def irg(student_maps: Sequence[torch.Tensor], teacher_maps: Sequence[torch.Tenso
         raise ValueError(f"IRG vertices need logits of equal shape: student "
                          f"{tuple(student_logits.shape)}, teacher {tuple(teacher_logits.shape)}")
     for s, t in zip(student_maps, teacher_maps):
-        _check_pair("IRG", s, t, 1)
+        _check_batch("IRG", s, t, 1)
         if s.shape[0] != student_logits.shape[0]:
             raise ValueError(f"IRG features and logits differ in batch size: "
                              f"{s.shape[0]} and {student_logits.shape[0]}")

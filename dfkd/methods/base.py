@@ -1,9 +1,9 @@
 """Shared parts of the data-free (discriminator distillation) methods.
 
 A generator G synthesizes a batch, the frozen teacher T judges it, the student S learns
-from T on it. Subclasses define ``generator_loss`` (G's step) and ``distill``
-(S's loss on a student batch; a ``student_loss:`` config block replaces it); everything else lives here: latent and label sampling, the optional
-BN-statistics prior on G, replay and random views for the student, attention-transfer
+from T on it. Subclasses define ``generator_loss`` (G's step) and ``distill`` (S's loss
+on a student batch; a ``student_loss:`` config block replaces it); everything else lives
+here: latent and label sampling, the optional BN-statistics prior on G, replay and random views for the student, attention-transfer
 recorders, the forgetting bank, and the TensorBoard grid of samples by class.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dfkd.data.specs import DatasetSpec
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
 from dfkd.grids import class_grid
-from dfkd.hooks import FeatureRecorder
+from dfkd.hooks import FeatureRecorder, PairRecorder
 from dfkd.knowledge import StudentLoss
 from dfkd.losses import BNStatisticsPrior, attention_transfer, member_diversity_loss
 from dfkd.metrics import SyntheticBank
@@ -86,14 +86,13 @@ class DataFreeMethod:
         if diversity:
             self._teacher_output = FeatureRecorder(self.teacher, {"logits": ""})
         if self.uses_attention:
-            self._teacher_groups = self._group_recorder(self.teacher, "teacher")
-            self._student_groups = self._group_recorder(student, "student")
-            ours, theirs = self._teacher_groups.names, self._student_groups.names
+            ours, theirs = self._groups(self.teacher, "teacher"), self._groups(student, "student")
             if len(ours) != len(theirs):
                 raise ConfigError(
                     f"attention transfer pairs feature groups one to one, but the teacher has "
                     f"{len(ours)} ({', '.join(ours)}) and the student {len(theirs)} "
                     f"({', '.join(theirs)}): pick a student of the same family")
+            self._group_pairs = PairRecorder(self.teacher, student, list(zip(ours, theirs)))
         self.bank = SyntheticBank()
         self._batch: tuple | None = None  # (iteration, images, teacher logits, labels)
         bank_rng = torch.Generator().manual_seed(20190000)
@@ -102,13 +101,12 @@ class DataFreeMethod:
         self._bank_z = torch.randn(FORGETTING_BANK, nz, generator=bank_rng).to(self.device)
 
     @staticmethod
-    def _group_recorder(model: nn.Module, role: str) -> FeatureRecorder:
-        """A recorder of the model's group outputs, keyed by module name."""
+    def _groups(model: nn.Module, role: str) -> tuple[str, ...]:
+        """The model's feature groups (attention-transfer points)."""
         try:
-            groups = feature_groups(model)
+            return feature_groups(model)
         except ValueError as exc:
             raise ConfigError(f"attention transfer on the {role}: {exc}") from None
-        return FeatureRecorder(model, {name: name for name in groups})
 
     # -- the generator's step -------------------------------------------------------------
     def generator_loss(self, iteration: int) -> dict[str, torch.Tensor]:
@@ -233,13 +231,12 @@ class DataFreeMethod:
                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Student logits, teacher logits and the attention-transfer loss between their
         group feature maps on ``images`` (ZSKT, CGDD); the teacher runs without a graph."""
-        with torch.no_grad(), self._teacher_groups as rec:
-            teacher_logits = self.teacher(images)
-            teacher_maps = [rec[name] for name in rec.names]
-        with self._student_groups as rec:
+        with self._group_pairs as rec:
+            with torch.no_grad():
+                teacher_logits = self.teacher(images)
             student_logits = self.student(images)
-            student_maps = [rec[name] for name in rec.names]
-        return student_logits, teacher_logits, attention_transfer(student_maps, teacher_maps)
+        return (student_logits, teacher_logits,
+                attention_transfer(rec.student_maps, rec.teacher_maps))
 
     # -- checkpoint state -------------------------------------------------------------------
     def state_dict(self) -> dict:
