@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -14,7 +15,7 @@ import torch.nn as nn
 import yaml
 from torch.utils.data import TensorDataset
 
-from dfkd.config import CONFIG_DIR, to_dict
+from dfkd.config import CONFIG_DIR, build_config, to_dict
 from dfkd.data import DatasetSpec, get_spec, load_tensors
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.state import seed_everything
@@ -95,6 +96,21 @@ def parse_loss(items: list[str]) -> dict[str, float]:
     return weights
 
 
+def build_run_config(default, folder: str, args: argparse.Namespace, flags: dict):
+    """A distillation tool's config: ``--config`` (or ``configs/<folder>/<dataset>.yaml``),
+    then its flags and ``--set`` overrides; ``--loss`` replaces the student_loss block."""
+    common = {"dataset": args.dataset, "teacher": args.teacher,
+              "teacher_ckpt": args.teacher_ckpt, "data_root": args.data_root,
+              "student.model": args.student, "train.batch_size": args.batch_size,
+              "train.device": args.device, "train.seed": args.seed}
+    overrides = [f"{k}={v}" for k, v in {**common, **flags}.items() if v is not None]
+    cfg = build_config(default, [args.config or config_path(folder, args.dataset)],
+                       overrides + args.overrides)
+    if args.loss:
+        cfg = dataclasses.replace(cfg, student_loss=parse_loss(args.loss))
+    return cfg
+
+
 def config_path(folder: str, dataset: str) -> Path:
     """``configs/<folder>/<dataset>.yaml``, or an error listing what there is."""
     path = CONFIG_DIR / folder / f"{dataset}.yaml"
@@ -124,12 +140,18 @@ class RunSetup:
     student: nn.Module
 
 
+def prepare_device(train_cfg) -> torch.device:
+    """The run's device, and torch's CPU thread count where ``train.threads`` sets one."""
+    device = resolve_device(train_cfg.device)
+    if train_cfg.threads:
+        torch.set_num_threads(train_cfg.threads)
+    return device
+
+
 def setup_run(cfg, out: Path, resume: bool) -> RunSetup:
     """Device and threads, the run folder check, the test set, the teacher (trained when
     it is the missing embedded default), then the seed and a fresh student."""
-    device = resolve_device(cfg.train.device)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
+    device = prepare_device(cfg.train)
     check_out(out, resume)
     root = cfg.data_root or None
     spec = get_spec(cfg.dataset, root)
@@ -151,9 +173,8 @@ def start_run(out: Path, cfg) -> RunLogger:
     return logger
 
 
-def finish_run(loop, resume: bool, out: Path, logger: RunLogger, cfg, teacher_meta: dict,
-               extra: dict, steps_per_epoch: int = 0) -> int:
-    """Resume if asked, run the loop, write ``metrics.json`` and print the summary."""
+def resume_if_asked(loop, out: Path, resume: bool) -> None:
+    """With ``--resume``, continue ``out/latest.pt`` where there is one."""
     latest = out / "latest.pt"
     if resume:
         if latest.exists():
@@ -161,6 +182,12 @@ def finish_run(loop, resume: bool, out: Path, logger: RunLogger, cfg, teacher_me
             print(f"resuming {latest} at iteration {loop.iteration} of {loop.total_iters}")
         else:
             print(f"--resume: no {latest} yet, starting a new run")
+
+
+def finish_run(loop, resume: bool, out: Path, logger: RunLogger, cfg, teacher_meta: dict,
+               extra: dict, steps_per_epoch: int = 0) -> int:
+    """Resume if asked, run the loop, write ``metrics.json`` and print the summary."""
+    resume_if_asked(loop, out, resume)
     final = loop.run()
     logger.close()
     teacher_acc, acc = teacher_meta["test_acc"], final.get("acc")

@@ -10,7 +10,6 @@ sees exactly the batches it would have seen.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 import torch
@@ -18,8 +17,8 @@ import torch.nn as nn
 from torch.utils.data import TensorDataset
 
 from dfkd.augment import build_augment
-from dfkd.cli import add_run_args, config_path, finish_run, parse_loss, setup_run, start_run
-from dfkd.config import KDConfig, build_config
+from dfkd.cli import add_run_args, build_run_config, finish_run, setup_run, start_run
+from dfkd.config import KDConfig
 from dfkd.data import load_tensors
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine import AdversarialLoop, Player
@@ -74,15 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_config(args: argparse.Namespace) -> KDConfig:
     DATASETS.get(args.dataset)
-    flags = {"dataset": args.dataset, "teacher": args.teacher, "teacher_ckpt": args.teacher_ckpt,
-             "data_root": args.data_root, "student.model": args.student,
-             "train.epochs": args.epochs, "train.batch_size": args.batch_size,
-             "train.device": args.device, "train.seed": args.seed}
-    overrides = [f"{k}={v}" for k, v in flags.items() if v is not None]
-    cfg = build_config(KDConfig(), [args.config or config_path("kd", args.dataset)],
-                       overrides + args.overrides)
-    if args.loss:
-        cfg = dataclasses.replace(cfg, student_loss=parse_loss(args.loss))
+    cfg = build_run_config(KDConfig(), "kd", args, {"train.epochs": args.epochs})
     if cfg.dataset != args.dataset:
         raise ConfigError("set the dataset with --dataset, not in the config")
     if cfg.augment.mixup:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 import torch
@@ -10,8 +9,8 @@ import torch.nn as nn
 
 import dfkd.methods  # noqa: F401  (registers the methods)
 from dfkd.augment import build_augment
-from dfkd.cli import add_run_args, config_path, finish_run, parse_loss, setup_run, start_run
-from dfkd.config import DFKDConfig, build_config
+from dfkd.cli import add_run_args, build_run_config, finish_run, setup_run, start_run
+from dfkd.config import DFKDConfig
 from dfkd.engine import AdversarialLoop, Player
 from dfkd.errors import ConfigError
 from dfkd.knowledge import StudentLoss
@@ -32,16 +31,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def load_config(args: argparse.Namespace) -> DFKDConfig:
     METHODS.get(args.method)
     DATASETS.get(args.dataset)
-    flags = {"method": args.method, "dataset": args.dataset, "teacher": args.teacher,
-             "teacher_ckpt": args.teacher_ckpt, "data_root": args.data_root,
-             "student.model": args.student, "train.iters": args.iters,
-             "train.batch_size": args.batch_size, "train.device": args.device,
-             "train.seed": args.seed}
-    overrides = [f"{k}={v}" for k, v in flags.items() if v is not None]
-    cfg = build_config(DFKDConfig(), [args.config or config_path(args.method, args.dataset)],
-                       overrides + args.overrides)
-    if args.loss:
-        cfg = dataclasses.replace(cfg, student_loss=parse_loss(args.loss))
+    cfg = build_run_config(DFKDConfig(), args.method, args,
+                           {"method": args.method, "train.iters": args.iters})
     if cfg.method != args.method or cfg.dataset != args.dataset:
         raise ConfigError("set the method and dataset with --method/--dataset, not in the config")
     return cfg

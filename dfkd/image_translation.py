@@ -38,7 +38,7 @@ class Pix2Pix:
             raise ConfigError(f"gan_mode: {exc}") from None
         self.generator, self.discriminator = generator, discriminator
         self.inputs, self.targets = inputs, targets
-        self.batch_size, self.seed, self.device = batch_size, seed, device
+        self.device = device
         self.gan_mode, self.l1_weight = gan_mode, l1_weight
         self.order = EpochOrder(len(inputs), batch_size, seed)
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from dfkd.cli import check_out, resolve_device, start_run, write_json
+from dfkd.cli import (add_common_args, check_out, prepare_device, resume_if_asked, start_run,
+                      write_json)
 from dfkd.config import GANConfig, build_config, to_dict
 from dfkd.data.gan_tasks import load_gan_task
 from dfkd.engine import AdversarialLoop, Player, seed_everything
@@ -34,10 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE")
-    parser.add_argument("--data-root", default=None)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--debug", action="store_true")
+    add_common_args(parser)
     return parser.parse_args(argv)
 
 
@@ -50,9 +46,7 @@ def main(argv: list[str] | None = None) -> int:
              "train.device": args.device, "train.seed": args.seed}
     cfg = build_config(GANConfig(), [args.config] if args.config else [],
                        [f"{k}={v}" for k, v in flags.items() if v is not None] + args.overrides)
-    device = resolve_device(cfg.train.device)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
+    device = prepare_device(cfg.train)
     out = Path(args.out or f"runs/pix2pix_{cfg.task}")
     check_out(out, args.resume)
     inputs, targets = load_gan_task(cfg.task, cfg.data_root or None, train=True)
@@ -76,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         best_key="psnr", eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
         identity={"method": "pix2pix", "task": cfg.task, "netG": cfg.netG, "ngf": cfg.ngf})
-    if args.resume and (out / "latest.pt").exists():
-        loop.resume(out / "latest.pt")
-        print(f"resuming {out / 'latest.pt'} at iteration {loop.iteration} of {iters}")
+    resume_if_asked(loop, out, args.resume)
     final = loop.run()
     logger.close()
     save_pix2pix_state(generator, out / "latest_net_G.pth")

@@ -36,7 +36,7 @@ def test_every_method_has_both_cifar_pairs():
 
 
 def test_cli_default_config_is_the_resnet_pair():
-    from dfkd.data_free import config_path
+    from dfkd.cli import config_path
     for method in METHOD_NAMES:
         for dataset in DATASETS:
             assert config_path(method, dataset) == CONFIG_DIR / method / f"{dataset}.yaml"
