@@ -33,10 +33,12 @@ class OptimConfig:
 
 @dataclass
 class ScheduleConfig:
-    """Learning-rate schedule over iterations: ``constant``, ``step`` or ``cosine``.
+    """Learning-rate schedule over iterations: ``constant``, ``step``, ``cosine`` or ``linear``.
 
     ``step`` multiplies by ``gamma`` at each milestone (an iteration number); ``cosine``
-    anneals to ``min_lr_ratio * lr`` over ``horizon`` iterations (0: the run's --iters).
+    anneals to ``min_lr_ratio * lr`` over ``horizon`` iterations (0: the run's --iters);
+    ``linear`` is pix2pix/CycleGAN's policy: constant up to ``horizon`` (0: half the run),
+    then linearly down to ``min_lr_ratio * lr`` at the run's end.
     """
 
     name: str = "constant"
@@ -316,9 +318,10 @@ class KDConfig:
 
 
 def _pix2pix_optim() -> PlayerConfig:
-    """Adam 2e-4, β₁ 0.5 (Isola et al. 2017, section 3.3); constant rate (the original code
-    decays it linearly in a second phase: set a schedule for that)."""
-    return PlayerConfig(optim=OptimConfig(name="adam", lr=2e-4, betas=[0.5, 0.999]))
+    """Adam 2e-4, β₁ 0.5 (Isola et al. 2017, section 3.3), constant for the first half of the
+    run, then linearly to 0, as the original code's ``--lr_policy linear``."""
+    return PlayerConfig(optim=OptimConfig(name="adam", lr=2e-4, betas=[0.5, 0.999]),
+                        schedule=ScheduleConfig(name="linear"))
 
 
 @dataclass
@@ -338,7 +341,15 @@ class GANTrainConfig:
 
 @dataclass
 class GANConfig:
-    """Training a pix2pix teacher (``tools/train_gan.py``), original code's option names."""
+    """Training a pix2pix or CycleGAN teacher (``tools/train_gan.py``), original option names.
+
+    The task decides the model: a paired task (``edges2fashion``) trains pix2pix (cGAN +
+    ``l1_weight``·L1), an unpaired one (``sneaker2boot``) CycleGAN (GAN + ``lambda_A``/
+    ``lambda_B``·cycle + ``lambda_identity``·identity, image pools of ``pool_size``).
+    ``fid_classifier`` names the classifier whose features give FID at each evaluation (its
+    ``fid_classifier_ckpt``, else its cached Fashion-MNIST checkpoint; ``""``: no FID);
+    ``inception_weights`` a local Inception-v3 file to use instead.
+    """
 
     task: str = "edges2fashion"
     data_root: str = ""
@@ -351,6 +362,48 @@ class GANConfig:
     n_layers_D: int = 3
     gan_mode: str = "vanilla"
     l1_weight: float = 100.0
+    lambda_A: float = 10.0
+    lambda_B: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 0
+    fid_classifier: str = "lenet5"
+    fid_classifier_ckpt: str = ""
+    inception_weights: str = ""
     generator: PlayerConfig = field(default_factory=_pix2pix_optim)
+    discriminator: PlayerConfig = field(default_factory=_pix2pix_optim)
+    train: GANTrainConfig = field(default_factory=GANTrainConfig)
+
+
+@dataclass
+class CompressConfig:
+    """GAN Compression (``tools/compress_gan.py``; Li et al. 2020, eq. 5): a student
+    generator of ``student_ngf`` filters learns from a pix2pix/CycleGAN teacher with
+    gan_weight·L_GAN + recon_weight·L1 (to the target on a paired task, to the teacher's
+    output on an unpaired one) + distill_weight·Σ‖1×1conv(student layer) − teacher layer‖²
+    at ``distill_layers`` (empty: ``generators.pix2pix.distill_layers`` of the netG).
+
+    ``discriminator_ckpt``: ``auto`` starts D from the teacher's (``latest_net_D.pth`` or
+    ``latest_net_D_A.pth`` beside the generator file), a path from that file, ``""`` from
+    scratch (``netD``/``ndf``/``n_layers_D``/``norm``).
+    """
+
+    task: str = "edges2fashion"
+    data_root: str = ""
+    teacher_ckpt: str = ""
+    discriminator_ckpt: str = "auto"
+    student_ngf: int = 16
+    netD: str = "basic"
+    ndf: int = 64
+    n_layers_D: int = 3
+    norm: str = "batch"
+    gan_mode: str = "vanilla"
+    gan_weight: float = 1.0
+    recon_weight: float = 100.0
+    distill_weight: float = 1.0
+    distill_layers: list[str] = field(default_factory=list)
+    fid_classifier: str = "lenet5"
+    fid_classifier_ckpt: str = ""
+    inception_weights: str = ""
+    student: PlayerConfig = field(default_factory=_pix2pix_optim)
     discriminator: PlayerConfig = field(default_factory=_pix2pix_optim)
     train: GANTrainConfig = field(default_factory=GANTrainConfig)

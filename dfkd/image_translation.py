@@ -17,9 +17,16 @@ from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
 from dfkd.losses.gan import gan_loss
-from dfkd.metrics.image_quality import psnr
 
-GRID = 8  # examples in the TensorBoard grid (input | output | target rows)
+GRID = 8  # examples per row of the TensorBoard grids
+
+
+def check_gan_mode(mode: str) -> None:
+    """A ConfigError now, rather than a ValueError at the first step, for a bad mode."""
+    try:
+        gan_loss(torch.zeros(1), True, mode)
+    except ValueError as exc:
+        raise ConfigError(f"gan_mode: {exc}") from None
 
 
 class Pix2Pix:
@@ -32,10 +39,7 @@ class Pix2Pix:
             raise ConfigError(f"pix2pix needs pairs: {len(inputs)} inputs, {len(targets)} targets")
         if len(inputs) < batch_size:
             raise ConfigError(f"train.batch_size {batch_size} exceeds the {len(inputs)} pairs")
-        try:
-            gan_loss(torch.zeros(1), True, gan_mode)  # validates the mode now
-        except ValueError as exc:
-            raise ConfigError(f"gan_mode: {exc}") from None
+        check_gan_mode(gan_mode)
         self.generator, self.discriminator = generator, discriminator
         self.inputs, self.targets = inputs, targets
         self.device = device
@@ -77,15 +81,3 @@ class Pix2Pix:
         self.generator.train(was)
         logger.image_grid("samples/input_output_target", torch.cat([x, fake, y]), iteration,
                           nrow=GRID)
-
-
-@torch.no_grad()
-def translation_quality(generator: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-                        device: torch.device, batch_size: int = 64) -> dict[str, float]:
-    """Mean L1 and PSNR (images in [-1, 1]) of ``generator(inputs)`` against ``targets``."""
-    was = generator.training
-    generator.eval()
-    outputs = torch.cat([generator(inputs[i:i + batch_size].to(device)).cpu()
-                         for i in range(0, len(inputs), batch_size)])
-    generator.train(was)
-    return {"l1": float(F.l1_loss(outputs, targets)), "psnr": float(psnr(outputs, targets))}

@@ -1,35 +1,45 @@
-"""Train a pix2pix teacher on an embedded task (``tools/train_gan.py``).
+"""Train a pix2pix or CycleGAN teacher on an embedded task (``tools/train_gan.py``).
 
+``--task edges2fashion`` (alias ``pix2pix``) trains pix2pix, ``--task sneaker2boot`` (alias
+``cyclegan``) CycleGAN, each from ``configs/gan/<task>.yaml`` unless ``--config`` is given.
 The run folder holds the loop's ``latest.pt``/``best.pt`` (exact ``--resume``),
-``metrics.json``, TensorBoard (losses, L1/PSNR on test pairs, input | output | target
-grids) and, at the end, ``latest_net_G.pth`` / ``latest_net_D.pth`` in the original
-pix2pix code's format, which ``generators.gan_checkpoint`` (and that code) loads.
+``metrics.json``, TensorBoard (losses, test-set quality, image grids) and, at the end, the
+networks in the original code's files: ``latest_net_G.pth``/``latest_net_D.pth`` (pix2pix),
+``latest_net_G_A.pth``/``_G_B``/``_D_A``/``_D_B`` (CycleGAN), which
+``generators.gan_checkpoint`` and that code load.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from dfkd.cli import (add_common_args, check_out, prepare_device, resume_if_asked, start_run,
-                      write_json)
+import torch.nn as nn
+
+from dfkd.cli import (add_common_args, check_out, config_path, prepare_device, resume_if_asked,
+                      start_run, write_json)
 from dfkd.config import GANConfig, build_config, to_dict
-from dfkd.data.gan_tasks import load_gan_task
+from dfkd.cyclegan import CycleGAN
+from dfkd.data.gan_tasks import GAN_TASKS, PAIRED_TASKS, load_gan_task
 from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.errors import ConfigError
-from dfkd.image_translation import Pix2Pix, translation_quality
+from dfkd.gan_eval import compare, generate, task_features, task_fid
+from dfkd.image_translation import Pix2Pix
 from generators.gan_checkpoint import save_pix2pix_state
 from generators.pix2pix import define_D, define_G
 
-PAIRED_TASKS = ("edges2fashion",)
+ALIASES = {"pix2pix": "edges2fashion", "cyclegan": "sneaker2boot"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="edges2fashion",
-                        help=f"paired task for pix2pix: {', '.join(PAIRED_TASKS)}")
-    parser.add_argument("--config", default=None, help="YAML config")
+                        help=f"{', '.join(GAN_TASKS)} (or {', '.join(ALIASES)}); a paired task "
+                             "trains pix2pix, an unpaired one CycleGAN")
+    parser.add_argument("--config", default=None,
+                        help="YAML config (default configs/gan/<task>.yaml)")
     parser.add_argument("--iters", type=int, default=None)
-    parser.add_argument("--out", default=None, help="run folder (default runs/pix2pix_<task>)")
+    parser.add_argument("--out", default=None, help="run folder (default runs/<model>_<task>)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE")
@@ -39,47 +49,107 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.task not in PAIRED_TASKS:
-        raise ConfigError(f"tools/train_gan.py trains pix2pix on a paired task "
-                          f"({', '.join(PAIRED_TASKS)}); got --task {args.task}")
-    flags = {"task": args.task, "train.iters": args.iters, "data_root": args.data_root,
+    task = ALIASES.get(args.task, args.task)
+    if task not in GAN_TASKS:
+        raise ConfigError(f"unknown --task {args.task!r}; use one of: "
+                          f"{', '.join(GAN_TASKS + tuple(ALIASES))}")
+    flags = {"task": task, "train.iters": args.iters, "data_root": args.data_root,
              "train.device": args.device, "train.seed": args.seed}
-    cfg = build_config(GANConfig(), [args.config] if args.config else [],
+    cfg = build_config(GANConfig(), [args.config or config_path("gan", task)],
                        [f"{k}={v}" for k, v in flags.items() if v is not None] + args.overrides)
+    if cfg.task != task:
+        raise ConfigError(f"the config is for task {cfg.task!r} but --task {task} was asked for")
+    model = "pix2pix" if task in PAIRED_TASKS else "cyclegan"
     device = prepare_device(cfg.train)
-    out = Path(args.out or f"runs/pix2pix_{cfg.task}")
+    out = Path(args.out or f"runs/{model}_{task}")
     check_out(out, args.resume)
-    inputs, targets = load_gan_task(cfg.task, cfg.data_root or None, train=True)
-    test_inputs, test_targets = (t[:cfg.train.eval_pairs] for t in
-                                 load_gan_task(cfg.task, cfg.data_root or None, train=False))
-    channels = inputs.shape[1], targets.shape[1]
+    root = cfg.data_root or None
+    train_a, train_b = load_gan_task(task, root, train=True)
+    test_a, test_b = (t[:cfg.train.eval_pairs] for t in load_gan_task(task, root, train=False))
+    features = task_features(cfg.fid_classifier, cfg.fid_classifier_ckpt, cfg.inception_weights,
+                             root, device)
     seed_everything(cfg.train.seed)
-    generator = define_G(cfg.netG, *channels, ngf=cfg.ngf, norm=cfg.norm,
-                         use_dropout=cfg.dropout).to(device)
-    discriminator = define_D(cfg.netD, sum(channels), ndf=cfg.ndf, n_layers_D=cfg.n_layers_D,
-                             norm=cfg.norm).to(device)
+    nets = build_networks(cfg, model, train_a.shape[1], train_b.shape[1], device)
     iters = cfg.train.iters
-    g_player = Player.from_config("generator", generator, cfg.generator, iters)
-    d_player = Player.from_config("discriminator", discriminator, cfg.discriminator, iters)
-    method = Pix2Pix(generator, discriminator, inputs, targets, cfg.train.batch_size,
-                     cfg.train.seed, device, cfg.gan_mode, cfg.l1_weight)
+    g_player = Player.from_config("generator", nets["G"], cfg.generator, iters)
+    d_player = Player.from_config("discriminator", nets["D"], cfg.discriminator, iters)
+    if model == "pix2pix":
+        generator = nets["G"]
+        method = Pix2Pix(generator, nets["D"], train_a, train_b, cfg.train.batch_size,
+                         cfg.train.seed, device, cfg.gan_mode, cfg.l1_weight)
+
+        def evaluate() -> dict[str, float]:
+            fake = generate(generator, test_a, device)
+            return {**compare(fake, test_b), **task_fid(fake, test_b, features)}
+        best_key, lower = "psnr", False
+    else:
+        method = CycleGAN(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
+                          cfg.train.seed, device, cfg.gan_mode, cfg.lambda_A, cfg.lambda_B,
+                          cfg.lambda_identity, cfg.pool_size)
+
+        def evaluate() -> dict[str, float]:
+            return cycle_quality(nets["G"], test_a, test_b, features, device)
+        best_key, lower = ("fid_A2B", True) if features else ("cycle_l1_A", True)
     logger = start_run(out, cfg)
+    if features is not None:
+        print(f"FID features: {features.name}")
     loop = AdversarialLoop(
-        method, g_player, d_player, iters, out,
-        evaluate=lambda: translation_quality(generator, test_inputs, test_targets, device),
-        best_key="psnr", eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
+        method, g_player, d_player, iters, out, evaluate=evaluate, best_key=best_key,
+        lower_is_better=lower, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
-        identity={"method": "pix2pix", "task": cfg.task, "netG": cfg.netG, "ngf": cfg.ngf})
+        identity={"method": model, "task": task, "netG": cfg.netG, "ngf": cfg.ngf})
     resume_if_asked(loop, out, args.resume)
     final = loop.run()
     logger.close()
-    save_pix2pix_state(generator, out / "latest_net_G.pth")
-    save_pix2pix_state(discriminator, out / "latest_net_D.pth")
-    write_json(out / "metrics.json", {"method": "pix2pix", "task": cfg.task, **final,
-                                      "best_psnr": loop.best, "iters": loop.iteration,
-                                      "seconds": round(loop.seconds, 2),
-                                      "history": loop.history, "config": to_dict(cfg)})
-    print(f"test l1={final['l1']:.4f} psnr={final['psnr']:.2f} dB iters={loop.iteration} "
-          f"seconds={loop.seconds:.1f}")
-    print(f"generator: {out / 'latest_net_G.pth'}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
+    files = save_networks(nets, model, out)
+    write_json(out / "metrics.json", {
+        "method": model, "task": task, **final, f"best_{best_key}": loop.best,
+        "iters": loop.iteration, "seconds": round(loop.seconds, 2),
+        "fid_features": features.name if features else None, "history": loop.history,
+        "config": to_dict(cfg)})
+    print(" ".join(f"{k}={v:.4g}" for k, v in final.items())
+          + f" iters={loop.iteration} seconds={loop.seconds:.1f}")
+    print(f"generator: {files[0]}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
     return 0
+
+
+def build_networks(cfg: GANConfig, model: str, channels_a: int, channels_b: int,
+                   device) -> dict[str, nn.Module]:
+    """``{"G", "D"}``: pix2pix's generator and conditional discriminator, or CycleGAN's two
+    of each as ``ModuleDict``s (G_A: A → B judged by D_A on B, G_B: B → A by D_B on A)."""
+    def G(cin: int, cout: int) -> nn.Module:
+        return define_G(cfg.netG, cin, cout, ngf=cfg.ngf, norm=cfg.norm, use_dropout=cfg.dropout)
+
+    def D(cin: int) -> nn.Module:
+        return define_D(cfg.netD, cin, ndf=cfg.ndf, n_layers_D=cfg.n_layers_D, norm=cfg.norm)
+
+    if model == "pix2pix":
+        nets = {"G": G(channels_a, channels_b), "D": D(channels_a + channels_b)}
+    else:
+        nets = {"G": nn.ModuleDict({"G_A": G(channels_a, channels_b), "G_B": G(channels_b, channels_a)}),
+                "D": nn.ModuleDict({"D_A": D(channels_b), "D_B": D(channels_a)})}
+    return {k: v.to(device) for k, v in nets.items()}
+
+
+def save_networks(nets: dict[str, nn.Module], model: str, out: Path) -> list[Path]:
+    """The original code's files; the first is the generator users distill."""
+    if model == "pix2pix":
+        named = {"G": nets["G"], "D": nets["D"]}
+    else:
+        named = {**{k: v for k, v in nets["G"].items()}, **{k: v for k, v in nets["D"].items()}}
+    paths = []
+    for name, net in named.items():
+        paths.append(out / f"latest_net_{name}.pth")
+        save_pix2pix_state(net, paths[-1])
+    return paths
+
+
+def cycle_quality(generators: nn.ModuleDict, test_a, test_b, features, device) -> dict[str, float]:
+    """FID of G_A(A) against real B and of G_B(B) against real A (when a feature extractor
+    is given), and the cycle L1 ‖G_B(G_A(a)) − a‖₁ on the test images."""
+    fake_b = generate(generators["G_A"], test_a, device)
+    fake_a = generate(generators["G_B"], test_b, device)
+    result = {"cycle_l1_A": compare(generate(generators["G_B"], fake_b, device), test_a)["l1"]}
+    for name, fake, real in (("A2B", fake_b, test_b), ("B2A", fake_a, test_a)):
+        result.update({f"{k}_{name}": v for k, v in task_fid(fake, real, features).items()})
+    return result

@@ -32,7 +32,7 @@ import torch.nn as nn
 from dfkd.engine.state import atomic_save, safe_load
 from dfkd.errors import CheckpointError, ConfigError
 from dfkd.models.checkpoint import extract_state_dict
-from generators.pix2pix import GENERATOR_NAMES, NORMS, define_G
+from generators.pix2pix import GENERATOR_NAMES, NORMS, define_D, define_G
 
 _RESNET_NAMES = {6: "resnet_6blocks", 9: "resnet_9blocks"}
 _UNET_NAMES = {7: "unet_128", 8: "unet_256"}
@@ -204,6 +204,41 @@ def load_pix2pix_state(path_or_state: str | Path | Mapping[str, torch.Tensor],
     return model.eval(), dict(found)
 
 
+def load_discriminator_state(path_or_state: str | Path | Mapping[str, torch.Tensor],
+                             device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Build and load the PatchGAN discriminator of a ``latest_net_D*.pth`` file; return
+    ``(model, info)`` with ``info = {input_nc, ndf, n_layers_D, norm}`` read off the keys:
+    ``model.0`` is the first convolution (``ndf`` × ``input_nc``), each further
+    convolution a 4-d ``model.<i>.weight`` (n_layers + 2 in all), and convolutions before a
+    norm carry a bias only under instance norm. GAN Compression starts the student's
+    discriminator from the teacher's this way."""
+    if isinstance(path_or_state, Mapping):
+        source, obj = "the state_dict", dict(path_or_state)
+    else:
+        source, obj = str(path_or_state), safe_load(path_or_state)
+    try:
+        state = extract_state_dict(obj)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{source}: {exc}") from None
+    convs = sorted(int(m.group(1)) for k, v in state.items()
+                   if (m := re.fullmatch(r"model\.(\d+)\.weight", k)) and v.dim() == 4)
+    if not convs or convs[0] != 0 or len(convs) < 3:
+        raise CheckpointError(f"{source} is not a PatchGAN discriminator (latest_net_D.pth): "
+                              f"its first keys are {', '.join(list(state)[:4]) or '(none)'}")
+    first = state["model.0.weight"]
+    info = {"input_nc": first.shape[1], "ndf": first.shape[0], "n_layers_D": len(convs) - 2,
+            "norm": "instance" if f"model.{convs[1]}.bias" in state else "batch"}
+    with torch.device("meta"):
+        skeleton = define_D("n_layers", **info)
+    state = _patch(state, skeleton)
+    detail = _first_difference(skeleton.state_dict(), state)
+    if detail:
+        raise CheckpointError(f"{source} looks like a PatchGAN with {info} but {detail}")
+    model = define_D("n_layers", **info).to(device)
+    model.load_state_dict(state)
+    return model, info
+
+
 def save_pix2pix_state(model: nn.Module, path: str | Path) -> None:
     """Write ``model``'s state_dict as the original code does: plain, CPU tensors, no
     ``module.`` prefix, so the original ``test.py`` and :func:`load_pix2pix_state` read it."""
@@ -214,4 +249,5 @@ def save_pix2pix_state(model: nn.Module, path: str | Path) -> None:
     atomic_save(state, path)
 
 
-__all__ = ["infer_pix2pix_config", "load_pix2pix_state", "save_pix2pix_state"]
+__all__ = ["infer_pix2pix_config", "load_discriminator_state", "load_pix2pix_state",
+           "save_pix2pix_state"]

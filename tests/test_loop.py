@@ -89,6 +89,10 @@ def test_schedules():
     assert lr_factor(cos, 0, 10) == pytest.approx(1.0)
     assert lr_factor(cos, 5, 10) == pytest.approx(0.55)
     assert lr_factor(cos, 10, 10) == pytest.approx(0.1)
+    linear = ScheduleConfig("linear")  # pix2pix: constant for half the run, then down to 0
+    assert [lr_factor(linear, i, 10) for i in (0, 5, 6, 8, 10)] == pytest.approx([1, 1, .8, .4, 0])
+    late = ScheduleConfig("linear", horizon=8, min_lr_ratio=0.5)
+    assert [lr_factor(late, i, 10) for i in (7, 8, 9, 10)] == pytest.approx([1, 1, .75, .5])
 
 
 def test_nan_loss_stops_with_named_player(tmp_path):

@@ -1,16 +1,18 @@
-"""tools/train_gan.py: pix2pix on the embedded edges2fashion task, on tiny fake data."""
+"""tools/train_gan.py: pix2pix (edges2fashion) and CycleGAN (sneaker2boot) on tiny fake data."""
 import json
 
 import pytest
 import torch
 
+from dfkd.cyclegan import CycleGAN
 from dfkd.errors import ConfigError
+from dfkd.models import build_model, save_weights
 from dfkd.train_gan import main as train_gan
 from generators.gan_checkpoint import load_pix2pix_state
 
 TINY = ["--set", "netG=resnet_6blocks", "--set", "ngf=4", "--set", "ndf=4",
         "--set", "train.batch_size=8", "--set", "train.eval_every=2", "--set", "train.eval_pairs=16",
-        "--set", "train.log_every=1", "--set", "train.image_every=2"]
+        "--set", "train.log_every=1", "--set", "train.image_every=2", "--set", "fid_classifier="]
 
 
 def run(data_root, out, iters, *extra):
@@ -31,11 +33,16 @@ def test_pix2pix_run_writes_original_format_files(fake_data_root, tmp_path, caps
     assert any((out / "tb").iterdir())
 
 
+# the linear decay depends on --iters, which the split run changes: hold the rate constant
+CONSTANT = ["--set", "generator.schedule.name=constant", "--set",
+            "discriminator.schedule.name=constant"]
+
+
 def test_pix2pix_resume_equals_straight_run(fake_data_root, tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    run(fake_data_root, straight, 4)
-    run(fake_data_root, split, 2)
-    run(fake_data_root, split, 4, "--resume")
+    run(fake_data_root, straight, 4, *CONSTANT)
+    run(fake_data_root, split, 2, *CONSTANT)
+    run(fake_data_root, split, 4, "--resume", *CONSTANT)
     a = torch.load(straight / "latest.pt", weights_only=True)["players"]
     b = torch.load(split / "latest.pt", weights_only=True)["players"]
     for player in ("generator", "discriminator"):
@@ -44,7 +51,67 @@ def test_pix2pix_resume_equals_straight_run(fake_data_root, tmp_path):
 
 
 def test_bad_task_and_mode(fake_data_root, tmp_path):
-    with pytest.raises(ConfigError, match="paired task"):
-        run(fake_data_root, tmp_path / "a", 1, "--task", "sneaker2boot")
+    with pytest.raises(ConfigError, match="unknown --task 'horse2zebra'"):
+        run(fake_data_root, tmp_path / "a", 1, "--task", "horse2zebra")
     with pytest.raises(ConfigError, match="gan_mode: unknown GAN loss 'wgan'"):
         run(fake_data_root, tmp_path / "b", 1, "--set", "gan_mode=wgan")
+
+
+class Shift(torch.nn.Module):
+    def __init__(self, by: float) -> None:
+        super().__init__()
+        self.by = by
+
+    def forward(self, x):
+        return x + self.by
+
+
+class Zero(torch.nn.Module):
+    def forward(self, x):
+        return torch.zeros(len(x), 1, 2, 2)
+
+
+def test_cyclegan_losses_by_hand():
+    """G_A = x + 1, G_B = x − 1: cycles are exact (0), identities are off by 1 everywhere
+    (0.5·10·1 each), D outputs 0 so each LSGAN generator term is (0 − 1)² = 1."""
+    gens = torch.nn.ModuleDict({"G_A": Shift(1.0), "G_B": Shift(-1.0)})
+    discs = torch.nn.ModuleDict({"D_A": Zero(), "D_B": Zero()})
+    a, b = torch.rand(6, 1, 4, 4), torch.rand(5, 1, 4, 4)
+    method = CycleGAN(gens, discs, a, b, 2, 0, torch.device("cpu"))
+    losses = method.student_loss(0)
+    assert float(losses["cycle_A"]) == pytest.approx(0, abs=1e-6)
+    assert float(losses["idt_A"]) == pytest.approx(5) and float(losses["idt_B"]) == pytest.approx(5)
+    assert float(losses["G_A"]) == 1 and float(losses["loss"]) == pytest.approx(12)
+    d = method.adversary_loss(0)  # ½[(0 − 1)² + 0²] per discriminator
+    assert float(d["D_A"]) == pytest.approx(0.5) and float(d["loss"]) == pytest.approx(1.0)
+    assert "idt_A" not in CycleGAN(gens, discs, a, b, 2, 0, torch.device("cpu"),
+                                   lambda_identity=0).student_loss(0)
+
+
+def run_cycle(data_root, out, iters, *extra):
+    return run(data_root, out, iters, "--task", "cyclegan", "--set", "norm=instance", *extra)
+
+
+def test_cyclegan_run_files_fid_and_exact_resume(fake_data_root, tmp_path, capsys):
+    classifier = tmp_path / "lenet5.pt"
+    save_weights(build_model("lenet5", in_channels=1, num_classes=10), classifier,
+                 {"arch": "lenet5", "dataset": "fashion_mnist", "test_acc": 10.0})
+    fid = ["--set", "fid_classifier=lenet5", "--set", f"fid_classifier_ckpt={classifier}"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert run_cycle(fake_data_root, straight, 4, *CONSTANT, *fid) == 0
+    assert "FID features: classifier lenet5 trained on fashion_mnist" in capsys.readouterr().out
+    metrics = json.loads((straight / "metrics.json").read_text())
+    assert metrics["method"] == "cyclegan" and metrics["task"] == "sneaker2boot"
+    assert {"fid_A2B", "fid_B2A", "cycle_l1_A"} <= set(metrics["history"][-1])
+    assert metrics["best_fid_A2B"] == min(h["fid_A2B"] for h in metrics["history"])
+    for name in ("G_A", "G_B"):
+        model, info = load_pix2pix_state(straight / f"latest_net_{name}.pth")
+        assert info["netG"] == "resnet_6blocks" and info["norm"] == "instance"
+    assert (straight / "latest_net_D_A.pth").exists() and (straight / "latest_net_D_B.pth").exists()
+    run_cycle(fake_data_root, split, 2, *CONSTANT)
+    run_cycle(fake_data_root, split, 4, "--resume", *CONSTANT)
+    a = torch.load(straight / "latest.pt", weights_only=True)
+    b = torch.load(split / "latest.pt", weights_only=True)
+    for key, value in a["players"]["generator"]["model"].items():  # image pools restored too
+        assert torch.equal(value, b["players"]["generator"]["model"][key]), key
+    assert torch.equal(a["method"]["fake_b_pool"]["images"], b["method"]["fake_b_pool"]["images"])

@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Train a pix2pix teacher on an embedded paired task (edges -> Fashion-MNIST garments).
+"""Train a pix2pix or CycleGAN teacher on an embedded Fashion-MNIST task.
 
-    python tools/train_gan.py --task edges2fashion --iters 2000 --out runs/pix2pix
+    python tools/train_gan.py --task pix2pix --out runs/pix2pix_teacher     # edges -> garments
+    python tools/train_gan.py --task cyclegan --out runs/cyclegan_teacher   # sneaker <-> boot
 
-Writes latest_net_G.pth / latest_net_D.pth in the original pix2pix code's format.
+Writes latest_net_G.pth / latest_net_D.pth (pix2pix) or latest_net_G_A/G_B/D_A/D_B.pth
+(CycleGAN) in the original code's format.
 """
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from dfkd.data.datasets import get_spec, load_tensors
 from dfkd.errors import ConfigError
 
 GAN_TASKS = ("edges2fashion", "sneaker2boot")
+PAIRED_TASKS = ("edges2fashion",)  # pix2pix; the others are unpaired (CycleGAN)
 SNEAKER, ANKLE_BOOT = 7, 9
 
 

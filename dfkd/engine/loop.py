@@ -51,6 +51,7 @@ class AdversarialLoop:
     def __init__(self, method: Method, student: Player, adversary: Player | None,
                  total_iters: int, out_dir: str | Path, *,
                  evaluate: Callable[[], dict[str, float]] | None = None, best_key: str = "acc",
+                 lower_is_better: bool = False,
                  eval_every: int = 100, log_every: int = 10, image_every: int = 0,
                  logger: RunLogger | None = None, identity: dict | None = None) -> None:
         self.method = method
@@ -61,6 +62,7 @@ class AdversarialLoop:
         self.out_dir = Path(out_dir)
         self.evaluate = evaluate
         self.best_key = best_key
+        self.lower_is_better = lower_is_better  # best.pt keeps the lowest best_key (e.g. FID)
         self.eval_every = eval_every
         self.log_every = log_every
         self.image_every = image_every
@@ -142,7 +144,8 @@ class AdversarialLoop:
                 self.logger.scalars({f"eval/{k}": v for k, v in self.last_eval.items()},
                                     self.iteration)
             score = self.last_eval.get(self.best_key)
-            if score is not None and (self.best is None or score > self.best):
+            if score is not None and (self.best is None or (
+                    score < self.best if self.lower_is_better else score > self.best)):
                 self.best, improved = score, True
         self.save(self.out_dir / "latest.pt")
         if improved:

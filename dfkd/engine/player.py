@@ -39,7 +39,12 @@ def lr_factor(cfg: ScheduleConfig, iteration: int, total_iters: int) -> float:
         horizon = cfg.horizon or total_iters
         progress = min(iteration / max(horizon, 1), 1.0)
         return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-    raise ConfigError(f"unknown schedule {cfg.name!r}; use 'constant', 'step' or 'cosine'")
+    if cfg.name == "linear":
+        start = cfg.horizon or total_iters // 2
+        progress = min(max(iteration - start, 0) / max(total_iters - start, 1), 1.0)
+        return 1.0 - (1 - cfg.min_lr_ratio) * progress
+    raise ConfigError(f"unknown schedule {cfg.name!r}; use 'constant', 'step', 'cosine' or "
+                      "'linear'")
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: ScheduleConfig,

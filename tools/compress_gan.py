@@ -1,0 +1,22 @@
+#!/usr/bin/env python
+"""Compress a pix2pix/CycleGAN generator into a narrow student (GAN Compression).
+
+    python tools/compress_gan.py --teacher-ckpt runs/pix2pix_teacher/latest_net_G.pth \
+        --netG resnet_9blocks --task edges2fashion --student-ngf 16
+    python tools/compress_gan.py --teacher-ckpt runs/cyclegan_teacher/latest_net_G_A.pth \
+        --task cyclegan
+
+Writes the student as latest_net_G.pth in the original pix2pix/CycleGAN code's format.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dfkd.cli import run_main  # noqa: E402
+from dfkd.compress_gan import main  # noqa: E402
+
+if __name__ == "__main__":
+    run_main(main)
