@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: demo test data bench bench-losses install clean-runs
+.PHONY: demo test data bench bench-losses bench-gan install clean-runs
 
 install: $(VENV)/.installed
 
@@ -38,3 +38,7 @@ bench: data
 # knowledge-form losses with real data (tools/train_kd.py), two teacher/student pairs
 bench-losses: data
 	$(BIN)/python tools/benchmark_losses.py
+
+# GAN compression: pix2pix and CycleGAN teachers, GAN Compression students, scratch students
+bench-gan: data
+	$(BIN)/python tools/benchmark_gan.py

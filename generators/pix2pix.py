@@ -295,7 +295,8 @@ def distill_layers(netG: str) -> list[str]:
     if blocks is None:
         if netG in GENERATOR_NAMES:
             raise ConfigError(f"no distillation layers are defined for {netG}; GAN Compression "
-                              "distills ResNet generators (resnet_9blocks, resnet_6blocks)")
+                              "distills ResNet generators (resnet_9blocks, resnet_6blocks): name "
+                              "the modules with distill_layers, or set distill_weight=0")
         raise ConfigError(f"unknown netG {netG!r}; use one of: {', '.join(GENERATOR_NAMES)}")
     first = 9  # ReflectionPad, stem conv/norm/ReLU, 2 × (conv, norm, ReLU) = model.0 … model.9
     return [f"model.{first + k * blocks // 3}" for k in range(4)]

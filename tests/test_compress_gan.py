@@ -147,3 +147,11 @@ def test_discriminator_file_layout_is_read_off_its_keys():
         assert info == {"input_nc": 4, "ndf": 8, "n_layers_D": n_layers, "norm": norm}
         for key, value in d.state_dict().items():
             assert torch.equal(model.state_dict()[key], value)
+
+
+def test_unet_teacher_needs_named_layers(fake_data_root, tmp_path):
+    (tmp_path / "unet").mkdir()
+    teacher = tmp_path / "unet" / "latest_net_G.pth"
+    save_pix2pix_state(define_G("unet_128", 1, 1, ngf=2), teacher)
+    with pytest.raises(ConfigError, match="name the modules with distill_layers"):
+        run(fake_data_root, teacher, tmp_path / "a", 1)
