@@ -84,6 +84,38 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
     add_common_args(parser)
 
 
+def add_gan_args(parser: argparse.ArgumentParser) -> None:
+    """Flags of the image-to-image tools (``train_gan.py``, ``compress_gan.py``)."""
+    from dfkd.data.gan_tasks import GAN_TASKS, TASK_ALIASES
+
+    parser.add_argument("--task", default="edges2fashion",
+                        help=f"{', '.join(GAN_TASKS)} (or {', '.join(TASK_ALIASES)}): a paired "
+                             "task is pix2pix's, an unpaired one CycleGAN's")
+    parser.add_argument("--config", default=None, help="YAML config (default: configs/...)")
+    parser.add_argument("--iters", type=int, default=None)
+    parser.add_argument("--out", default=None, help="run folder (default runs/<...>)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/latest.pt")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a config key, e.g. train.seed=1")
+    add_common_args(parser)
+
+
+def build_gan_config(default, folder: str, args: argparse.Namespace, flags: dict | None = None):
+    """An image-to-image tool's config: ``--config`` (or ``configs/<folder>/<task>.yaml``),
+    then its flags and ``--set`` overrides."""
+    from dfkd.data.gan_tasks import resolve_task
+
+    task = resolve_task(args.task)
+    common = {"task": task, "train.iters": args.iters, "data_root": args.data_root,
+              "train.device": args.device, "train.seed": args.seed}
+    overrides = [f"{k}={v}" for k, v in {**common, **(flags or {})}.items() if v is not None]
+    cfg = build_config(default, [args.config or config_path(folder, task)],
+                       overrides + args.overrides)
+    if cfg.task != task:
+        raise ConfigError(f"the config is for task {cfg.task!r} but --task {task} was asked for")
+    return cfg
+
+
 def parse_loss(items: list[str]) -> dict[str, float]:
     """``["ce=1", "at=1e3"]`` -> ``{"ce": 1.0, "at": 1000.0}`` (a ``--loss`` flag)."""
     weights = {}

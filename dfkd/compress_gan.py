@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from dfkd.cli import (add_common_args, check_out, config_path, prepare_device, resume_if_asked,
-                      start_run, write_json)
-from dfkd.config import CompressConfig, build_config, to_dict
-from dfkd.data.gan_tasks import GAN_TASKS, PAIRED_TASKS, load_gan_task
+from dfkd.cli import (add_gan_args, build_gan_config, check_out, prepare_device,
+                      resume_if_asked, start_run, write_json)
+from dfkd.config import CompressConfig, to_dict
+from dfkd.data.gan_tasks import PAIRED_TASKS, load_gan_task
 from dfkd.engine import AdversarialLoop, Player, seed_everything
-from dfkd.errors import CheckpointError, ConfigError
+from dfkd.errors import CheckpointError
 from dfkd.gan_compression import GANCompression
 from dfkd.gan_eval import compare, generate, task_features, task_fid
 from dfkd.metrics.cost import count_macs, count_parameters
@@ -29,42 +29,24 @@ from generators.gan_checkpoint import (load_discriminator_state, load_pix2pix_st
                                        save_pix2pix_state)
 from generators.pix2pix import define_D, define_G, distill_layers
 
-ALIASES = {"pix2pix": "edges2fashion", "cyclegan": "sneaker2boot"}
-
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teacher-ckpt", required=True,
                         help="latest_net_G.pth (pix2pix) or latest_net_G_A.pth (CycleGAN)")
-    parser.add_argument("--task", default=None,
-                        help=f"{', '.join(GAN_TASKS)} (or {', '.join(ALIASES)}); default: the "
-                             "config's")
     parser.add_argument("--netG", default=None,
                         help="expected teacher architecture (checked against the file)")
-    parser.add_argument("--student-ngf", type=int, default=None, help="student width (16)")
-    parser.add_argument("--config", default=None,
-                        help="YAML config (default configs/compress/<task>.yaml)")
-    parser.add_argument("--iters", type=int, default=None)
-    parser.add_argument("--out", default=None, help="run folder (default runs/compress_<task>)")
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE")
-    add_common_args(parser)
+    parser.add_argument("--student-ngf", type=int, default=None, help="student width")
+    add_gan_args(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    task = ALIASES.get(args.task, args.task) if args.task else "edges2fashion"
-    if task not in GAN_TASKS:
-        raise ConfigError(f"unknown --task {args.task!r}; use one of: "
-                          f"{', '.join(GAN_TASKS + tuple(ALIASES))}")
-    flags = {"task": task, "teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf,
-             "train.iters": args.iters, "data_root": args.data_root,
-             "train.device": args.device, "train.seed": args.seed}
-    cfg = build_config(CompressConfig(), [args.config or config_path("compress", task)],
-                       [f"{k}={v}" for k, v in flags.items() if v is not None] + args.overrides)
+    cfg = build_gan_config(CompressConfig(), "compress", args,
+                           {"teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf})
+    task = cfg.task
     device = prepare_device(cfg.train)
     out = Path(args.out or f"runs/compress_{task}")
     check_out(out, args.resume)
@@ -93,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     s_player = Player.from_config("student", student, cfg.student, iters,
                                   aux=nn.ModuleDict({"mappings": method.mappings}))
     d_player = Player.from_config("discriminator", discriminator, cfg.discriminator, iters)
-    features = task_features(cfg.fid_classifier, cfg.fid_classifier_ckpt, cfg.inception_weights,
-                             cfg.data_root or None, device)
+    features = task_features(cfg.fid, cfg.data_root or None, device)
     teacher_test = generate(teacher, test_inputs, device)
 
     def evaluate() -> dict[str, float]:

@@ -340,15 +340,25 @@ class GANTrainConfig:
 
 
 @dataclass
+class FIDConfig:
+    """The features FID is computed under: Inception-v3 from ``inception_weights`` (a local
+    file) when given, else the penultimate features of ``classifier`` (its
+    ``classifier_ckpt``, or its cached Fashion-MNIST checkpoint); ``classifier: ""`` and no
+    weights: no FID."""
+
+    classifier: str = "lenet5"
+    classifier_ckpt: str = ""
+    inception_weights: str = ""
+
+
+@dataclass
 class GANConfig:
     """Training a pix2pix or CycleGAN teacher (``tools/train_gan.py``), original option names.
 
     The task decides the model: a paired task (``edges2fashion``) trains pix2pix (cGAN +
     ``l1_weight``·L1), an unpaired one (``sneaker2boot``) CycleGAN (GAN + ``lambda_A``/
     ``lambda_B``·cycle + ``lambda_identity``·identity, image pools of ``pool_size``).
-    ``fid_classifier`` names the classifier whose features give FID at each evaluation (its
-    ``fid_classifier_ckpt``, else its cached Fashion-MNIST checkpoint; ``""``: no FID);
-    ``inception_weights`` a local Inception-v3 file to use instead.
+    ``fid`` says which features give FID at each evaluation.
     """
 
     task: str = "edges2fashion"
@@ -366,9 +376,7 @@ class GANConfig:
     lambda_B: float = 10.0
     lambda_identity: float = 0.5
     pool_size: int = 0
-    fid_classifier: str = "lenet5"
-    fid_classifier_ckpt: str = ""
-    inception_weights: str = ""
+    fid: FIDConfig = field(default_factory=FIDConfig)
     generator: PlayerConfig = field(default_factory=_pix2pix_optim)
     discriminator: PlayerConfig = field(default_factory=_pix2pix_optim)
     train: GANTrainConfig = field(default_factory=GANTrainConfig)
@@ -401,9 +409,7 @@ class CompressConfig:
     recon_weight: float = 100.0
     distill_weight: float = 1.0
     distill_layers: list[str] = field(default_factory=list)
-    fid_classifier: str = "lenet5"
-    fid_classifier_ckpt: str = ""
-    inception_weights: str = ""
+    fid: FIDConfig = field(default_factory=FIDConfig)
     student: PlayerConfig = field(default_factory=_pix2pix_optim)
     discriminator: PlayerConfig = field(default_factory=_pix2pix_optim)
     train: GANTrainConfig = field(default_factory=GANTrainConfig)

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dfkd.config import FIDConfig
 from dfkd.data import get_spec
 from dfkd.metrics.image_quality import (ClassifierFeatures, FeatureExtractor, InceptionFeatures,
                                         fid, psnr, ssim)
@@ -39,19 +40,20 @@ def compare(outputs: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
             "ssim": ssim(outputs, reference)}
 
 
-def task_features(classifier: str = "lenet5", classifier_ckpt: str = "",
-                  inception_weights: str = "", data_root: str | None = None,
+def task_features(cfg: FIDConfig, data_root: str | None = None,
                   device: torch.device | str = "cpu") -> FeatureExtractor | None:
-    """The FID feature extractor of a run: Inception-v3 from ``inception_weights`` if given,
-    else the ``classifier`` of ``classifier_ckpt`` or its cached Fashion-MNIST checkpoint
-    (trained first when missing, as ``make demo`` does), else None (no FID)."""
-    if inception_weights:
-        return InceptionFeatures(inception_weights, device)
-    if not classifier:
+    """The FID feature extractor of a run (a :class:`FIDConfig`): Inception-v3 from
+    ``inception_weights`` if given, else the ``classifier`` of ``classifier_ckpt`` or its
+    cached Fashion-MNIST checkpoint (trained first when missing, as ``make demo`` does),
+    else None (no FID)."""
+    if cfg.inception_weights:
+        return InceptionFeatures(cfg.inception_weights, device)
+    if not cfg.classifier:
         return None
     from dfkd.teacher import load_teacher  # the teacher module pulls in the data-free stack
 
-    model, meta = load_teacher(classifier, TASK_DATASET, classifier_ckpt or None,
+    classifier = cfg.classifier
+    model, meta = load_teacher(classifier, TASK_DATASET, cfg.classifier_ckpt or None,
                                data_root=data_root, device=str(device), train_if_missing=True)
     spec = get_spec(TASK_DATASET, data_root)
     return ClassifierFeatures(model, preprocess=lambda x: spec.normalize((x + 1) / 2),

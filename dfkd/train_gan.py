@@ -15,50 +15,28 @@ from pathlib import Path
 
 import torch.nn as nn
 
-from dfkd.cli import (add_common_args, check_out, config_path, prepare_device, resume_if_asked,
-                      start_run, write_json)
-from dfkd.config import GANConfig, build_config, to_dict
+from dfkd.cli import (add_gan_args, build_gan_config, check_out, prepare_device,
+                      resume_if_asked, start_run, write_json)
+from dfkd.config import GANConfig, to_dict
 from dfkd.cyclegan import CycleGAN
-from dfkd.data.gan_tasks import GAN_TASKS, PAIRED_TASKS, load_gan_task
+from dfkd.data.gan_tasks import PAIRED_TASKS, load_gan_task
 from dfkd.engine import AdversarialLoop, Player, seed_everything
-from dfkd.errors import ConfigError
 from dfkd.gan_eval import compare, generate, task_features, task_fid
 from dfkd.image_translation import Pix2Pix
 from generators.gan_checkpoint import save_pix2pix_state
 from generators.pix2pix import define_D, define_G
 
-ALIASES = {"pix2pix": "edges2fashion", "cyclegan": "sneaker2boot"}
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="edges2fashion",
-                        help=f"{', '.join(GAN_TASKS)} (or {', '.join(ALIASES)}); a paired task "
-                             "trains pix2pix, an unpaired one CycleGAN")
-    parser.add_argument("--config", default=None,
-                        help="YAML config (default configs/gan/<task>.yaml)")
-    parser.add_argument("--iters", type=int, default=None)
-    parser.add_argument("--out", default=None, help="run folder (default runs/<model>_<task>)")
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE")
-    add_common_args(parser)
+    add_gan_args(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    task = ALIASES.get(args.task, args.task)
-    if task not in GAN_TASKS:
-        raise ConfigError(f"unknown --task {args.task!r}; use one of: "
-                          f"{', '.join(GAN_TASKS + tuple(ALIASES))}")
-    flags = {"task": task, "train.iters": args.iters, "data_root": args.data_root,
-             "train.device": args.device, "train.seed": args.seed}
-    cfg = build_config(GANConfig(), [args.config or config_path("gan", task)],
-                       [f"{k}={v}" for k, v in flags.items() if v is not None] + args.overrides)
-    if cfg.task != task:
-        raise ConfigError(f"the config is for task {cfg.task!r} but --task {task} was asked for")
+    cfg = build_gan_config(GANConfig(), "gan", args)
+    task = cfg.task
     model = "pix2pix" if task in PAIRED_TASKS else "cyclegan"
     device = prepare_device(cfg.train)
     out = Path(args.out or f"runs/{model}_{task}")
@@ -66,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     root = cfg.data_root or None
     train_a, train_b = load_gan_task(task, root, train=True)
     test_a, test_b = (t[:cfg.train.eval_pairs] for t in load_gan_task(task, root, train=False))
-    features = task_features(cfg.fid_classifier, cfg.fid_classifier_ckpt, cfg.inception_weights,
-                             root, device)
+    features = task_features(cfg.fid, root, device)
     seed_everything(cfg.train.seed)
     nets = build_networks(cfg, model, train_a.shape[1], train_b.shape[1], device)
     iters = cfg.train.iters

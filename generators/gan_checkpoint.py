@@ -101,6 +101,19 @@ def _infer_unet(state: Mapping[str, torch.Tensor], source: str) -> dict:
             "input_nc": down.shape[1], "output_nc": up.shape[1], "use_dropout": True}
 
 
+def _read_state(path_or_state: str | Path | Mapping[str, torch.Tensor]
+                ) -> tuple[str, dict[str, torch.Tensor]]:
+    """(how to name the source in errors, its state_dict) of a file or a loaded dict."""
+    if isinstance(path_or_state, Mapping):
+        source, obj = "the state_dict", dict(path_or_state)
+    else:
+        source, obj = str(path_or_state), safe_load(path_or_state)
+    try:
+        return source, extract_state_dict(obj)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{source}: {exc}") from None
+
+
 def _build(config: Mapping[str, object], device: str | torch.device = "meta") -> nn.Module:
     with torch.device(device):
         return define_G(config["netG"], config["input_nc"], config["output_nc"], config["ngf"],
@@ -159,14 +172,7 @@ def load_pix2pix_state(path_or_state: str | Path | Mapping[str, torch.Tensor],
     ``module.`` prefixes (DataParallel) and a wrapping ``{"state_dict": …}`` are accepted.
     The model is returned in eval mode.
     """
-    if isinstance(path_or_state, Mapping):
-        source, obj = "the state_dict", dict(path_or_state)
-    else:
-        source, obj = str(path_or_state), safe_load(path_or_state)
-    try:
-        state = extract_state_dict(obj)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{source}: {exc}") from None
+    source, state = _read_state(path_or_state)
     requested = {"netG": netG, "ngf": ngf, "norm": norm, "use_dropout": use_dropout,
                  "input_nc": input_nc, "output_nc": output_nc}
     if netG is not None and netG not in GENERATOR_NAMES:
@@ -212,14 +218,7 @@ def load_discriminator_state(path_or_state: str | Path | Mapping[str, torch.Tens
     convolution a 4-d ``model.<i>.weight`` (n_layers + 2 in all), and convolutions before a
     norm carry a bias only under instance norm. GAN Compression starts the student's
     discriminator from the teacher's this way."""
-    if isinstance(path_or_state, Mapping):
-        source, obj = "the state_dict", dict(path_or_state)
-    else:
-        source, obj = str(path_or_state), safe_load(path_or_state)
-    try:
-        state = extract_state_dict(obj)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{source}: {exc}") from None
+    source, state = _read_state(path_or_state)
     convs = sorted(int(m.group(1)) for k, v in state.items()
                    if (m := re.fullmatch(r"model\.(\d+)\.weight", k)) and v.dim() == 4)
     if not convs or convs[0] != 0 or len(convs) < 3:

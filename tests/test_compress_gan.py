@@ -12,7 +12,7 @@ from generators.gan_checkpoint import load_discriminator_state, load_pix2pix_sta
 from generators.pix2pix import define_D, define_G, distill_layers
 
 TINY = ["--set", "train.batch_size=4", "--set", "train.eval_every=2", "--set", "train.eval_pairs=8",
-        "--set", "train.log_every=1", "--set", "train.image_every=2", "--set", "fid_classifier=",
+        "--set", "train.log_every=1", "--set", "train.image_every=2", "--set", "fid.classifier=",
         "--set", "ndf=4", "--set", "student.schedule.name=constant",
         "--set", "discriminator.schedule.name=constant"]
 

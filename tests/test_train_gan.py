@@ -12,7 +12,7 @@ from generators.gan_checkpoint import load_pix2pix_state
 
 TINY = ["--set", "netG=resnet_6blocks", "--set", "ngf=4", "--set", "ndf=4",
         "--set", "train.batch_size=8", "--set", "train.eval_every=2", "--set", "train.eval_pairs=16",
-        "--set", "train.log_every=1", "--set", "train.image_every=2", "--set", "fid_classifier="]
+        "--set", "train.log_every=1", "--set", "train.image_every=2", "--set", "fid.classifier="]
 
 
 def run(data_root, out, iters, *extra):
@@ -96,7 +96,7 @@ def test_cyclegan_run_files_fid_and_exact_resume(fake_data_root, tmp_path, capsy
     classifier = tmp_path / "lenet5.pt"
     save_weights(build_model("lenet5", in_channels=1, num_classes=10), classifier,
                  {"arch": "lenet5", "dataset": "fashion_mnist", "test_acc": 10.0})
-    fid = ["--set", "fid_classifier=lenet5", "--set", f"fid_classifier_ckpt={classifier}"]
+    fid = ["--set", "fid.classifier=lenet5", "--set", f"fid.classifier_ckpt={classifier}"]
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert run_cycle(fake_data_root, straight, 4, *CONSTANT, *fid) == 0
     assert "FID features: classifier lenet5 trained on fashion_mnist" in capsys.readouterr().out

@@ -104,6 +104,7 @@ def measure(task: str, runs: Path, data_root: str | None, n_images: int, rounds:
     """Every number of the report for one task, from the three generator files."""
     import torch
 
+    from dfkd.config import FIDConfig
     from dfkd.data.gan_tasks import load_gan_task
     from dfkd.gan_eval import compare, generate, task_features, task_fid
     from dfkd.metrics.cost import count_macs, count_parameters
@@ -112,7 +113,7 @@ def measure(task: str, runs: Path, data_root: str | None, n_images: int, rounds:
     task_name = TASKS[task][0]
     inputs, targets = (t[:n_images] for t in load_gan_task(task_name, data_root, train=False))
     train_targets = load_gan_task(task_name, data_root, train=True)[1][:n_images]
-    features = task_features("lenet5", data_root=data_root)
+    features = task_features(FIDConfig(), data_root)
     models, infos = {}, {}
     for model in MODELS:
         models[model], infos[model] = load_pix2pix_state(generator_file(runs, task, model))

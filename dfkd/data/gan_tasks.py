@@ -21,6 +21,7 @@ from dfkd.errors import ConfigError
 
 GAN_TASKS = ("edges2fashion", "sneaker2boot")
 PAIRED_TASKS = ("edges2fashion",)  # pix2pix; the others are unpaired (CycleGAN)
+TASK_ALIASES = {"pix2pix": "edges2fashion", "cyclegan": "sneaker2boot"}
 SNEAKER, ANKLE_BOOT = 7, 9
 
 
@@ -53,6 +54,15 @@ def sneaker2boot(images01: torch.Tensor, labels: torch.Tensor, class_a: int = SN
             raise ConfigError(f"domain {name} (class {cls}) has no images in this split")
         domains.append(chosen * 2 - 1)
     return domains[0], domains[1]
+
+
+def resolve_task(name: str) -> str:
+    """A task name, or the model name that stands for its task (``pix2pix``, ``cyclegan``)."""
+    task = TASK_ALIASES.get(name, name)
+    if task not in GAN_TASKS:
+        raise ConfigError(f"unknown --task {name!r}; use one of: "
+                          f"{', '.join(GAN_TASKS + tuple(TASK_ALIASES))}")
+    return task
 
 
 def load_gan_task(task: str, root: str | None = None,
