@@ -99,8 +99,21 @@ def latencies(models: dict, channels: int, sizes: tuple[int, ...], rounds: int,
     return {name: {s: statistics.median(v) for s, v in per.items()} for name, per in samples.items()}
 
 
+def save_examples(task: str, inputs, targets, outputs: dict, out: Path, n: int = 12) -> None:
+    """``gan_compression_<task>.png``: rows input, (pix2pix) target, teacher, student,
+    scratch, for the first ``n`` test inputs."""
+    import torch
+    from torchvision.utils import save_image
+
+    rows = [inputs[:n]] + ([targets[:n]] if task == "pix2pix" else [])
+    rows += [outputs[name][:n] for name in MODELS]
+    out.mkdir(parents=True, exist_ok=True)
+    save_image((torch.cat(rows).clamp(-1, 1) + 1) / 2, out / f"gan_compression_{task}.png",
+               nrow=n, padding=1, pad_value=1.0)
+
+
 def measure(task: str, runs: Path, data_root: str | None, n_images: int, rounds: int,
-            repeats: int) -> dict:
+            repeats: int, out: Path) -> dict:
     """Every number of the report for one task, from the three generator files."""
     import torch
 
@@ -117,19 +130,21 @@ def measure(task: str, runs: Path, data_root: str | None, n_images: int, rounds:
     models, infos = {}, {}
     for model in MODELS:
         models[model], infos[model] = load_pix2pix_state(generator_file(runs, task, model))
-    teacher_out = generate(models["teacher"], inputs, "cpu")
+    outputs = {name: generate(model, inputs, "cpu") for name, model in models.items()}
+    teacher_out = outputs["teacher"]
+    save_examples(task, inputs, targets, outputs, out)
     rows = {"real (train split)": {"fid": task_fid(train_targets, targets, features)["fid"]}}
     for name, model in models.items():
-        out = generate(model, inputs, "cpu")
+        fake = outputs[name]
         row = {"ngf": infos[name]["ngf"], "netG": infos[name]["netG"],
                "params": count_parameters(model),
                "macs_task": count_macs(model, inputs[:1]),
                "macs_256": count_macs(model, torch.zeros(1, inputs.shape[1], 256, 256)),
-               **task_fid(out, targets, features)}
+               **task_fid(fake, targets, features)}
         if name != "teacher":
-            row.update({f"{k}_teacher": v for k, v in compare(out, teacher_out).items()})
+            row.update({f"{k}_teacher": v for k, v in compare(fake, teacher_out).items()})
         if task == "pix2pix":
-            row.update({f"{k}_gt": v for k, v in compare(out, targets).items()})
+            row.update({f"{k}_gt": v for k, v in compare(fake, targets).items()})
         run_metrics = runs / task / name / "metrics.json"
         if run_metrics.exists():
             saved = json.loads(run_metrics.read_text())
@@ -166,6 +181,9 @@ def task_lines(key: str, result: dict) -> list[str]:
             f"| {name} | {r['ngf']} | {r['params']:,} | {r['macs_task'] / 1e6:.1f} | "
             f"{r['macs_256'] / 1e9:.2f} | {r['latency_ms_task']:.2f} | "
             f"{r['latency_ms_256']:.1f} | {to_t} | {to_gt} | {r['fid']:.2f} | {train} |")
+    lines += ["", f"![examples](gan_compression_{key}.png)  ",
+              "Rows: input, " + ("target, " if key == "pix2pix" else "") +
+              "teacher, distilled student, scratch student (first test images)."]
     student = rows["student"]
     mac_ratio = teacher["macs_task"] / student["macs_task"]
     lat = {s: teacher[f"latency_ms_{s}"] / student[f"latency_ms_{s}"] for s in ("task", "256")}
@@ -222,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             train_missing(task, runs, passthrough)
         sys.path.insert(0, str(ROOT))
         results["tasks"][task] = measure(task, runs, args.data_root, args.images, args.rounds,
-                                         args.repeats)
+                                         args.repeats, out)
         results["machine"] = machine_info()
         write_report(results, out)
         print("\n".join(task_lines(task, results["tasks"][task])))
