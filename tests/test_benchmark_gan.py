@@ -6,7 +6,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
-from benchmark_gan import latencies, task_lines, write_report  # noqa: E402
+from benchmark_gan import latencies, save_examples, task_lines, write_report  # noqa: E402
 
 
 def row(ngf, macs, lat_task, lat_256, fid, **extra):
@@ -43,3 +43,14 @@ def test_latencies_per_model_and_size():
     lat = latencies(models, 1, (8, 16), rounds=2, repeats=2)
     assert set(lat) == {"a", "b"} and set(lat["a"]) == {8, 16}
     assert all(v > 0 for per in lat.values() for v in per.values())
+
+
+def test_example_grid_rows(tmp_path):
+    from PIL import Image
+
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    save_examples("pix2pix", x, x, {m: x for m in ("teacher", "student", "scratch")}, tmp_path, n=3)
+    save_examples("cyclegan", x, x, {m: x for m in ("teacher", "student", "scratch")}, tmp_path, n=3)
+    # rows of 8-pixel images with 1-pixel padding: input, target, teacher, student, scratch
+    assert Image.open(tmp_path / "gan_compression_pix2pix.png").size == (3 * 9 + 1, 5 * 9 + 1)
+    assert Image.open(tmp_path / "gan_compression_cyclegan.png").size == (3 * 9 + 1, 4 * 9 + 1)
