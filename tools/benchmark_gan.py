@@ -210,9 +210,12 @@ def write_report(results: dict, out: Path) -> None:
              "architecture at a quarter of its width distilled by `tools/compress_gan.py`; "
              "scratch: the student's width trained like the teacher, without it, for the "
              "student's iteration count.",
-             f"FID features: {first['fid_features'] if first else ''}. The 'real' row is the FID "
-             "of real training images against the real test images: the floor under these "
-             "features at this sample size.", ""]
+             f"FID features: {first['fid_features'] if first else ''}. Each FID compares a "
+             "model's outputs for the test inputs with the real test targets (pix2pix: the "
+             "garments of those edges; CycleGAN: the test ankle boots). The 'real' row is the "
+             "FID of as many real training images against the same targets: the distance of "
+             "another real sample. Pix2pix outputs share their targets' content and can go "
+             "below it.", ""]
     for key, result in results["tasks"].items():
         lines += task_lines(key, result)
     (out / "gan_compression.md").write_text("\n".join(lines) + "\n")
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--measure-only", action="store_true",
                         help="train nothing; every generator file must exist")
-    parser.add_argument("--images", type=int, default=1000, help="test images per task")
+    parser.add_argument("--images", type=int, default=2000, help="test images per task")
     parser.add_argument("--rounds", type=int, default=5, help="latency rounds")
     parser.add_argument("--repeats", type=int, default=20, help="timed runs per round")
     parser.add_argument("--out", default=str(OUT))
