@@ -26,6 +26,7 @@ from dfkd.image_translation import Pix2Pix
 from generators.gan_checkpoint import save_pix2pix_state
 from generators.pix2pix import define_D, define_G
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
