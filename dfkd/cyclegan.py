@@ -20,7 +20,7 @@ from dfkd.engine.image_pool import ImagePool
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
 from dfkd.image_translation import GRID, check_gan_mode
-from dfkd.losses.gan import gan_loss
+from dfkd.losses.gan import discriminator_loss, gan_loss
 
 
 class CycleGAN:
@@ -54,18 +54,13 @@ class CycleGAN:
         return (self.domain_a[self.order_a.indices(iteration)].to(self.device),
                 self.domain_b[self.order_b.indices(iteration)].to(self.device))
 
-    def _discriminator_loss(self, netD: nn.Module, real: torch.Tensor,
-                            fake: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (gan_loss(netD(real), True, self.gan_mode)
-                      + gan_loss(netD(fake), False, self.gan_mode))
-
     def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         a, b = self.batch(iteration)
         with torch.no_grad():
             fake_b, fake_a = self.G_A(a), self.G_B(b)
-        d_a = self._discriminator_loss(self.D_A, b, self.fake_b_pool.query(fake_b))
-        d_b = self._discriminator_loss(self.D_B, a, self.fake_a_pool.query(fake_a))
-        return {"loss": d_a + d_b, "D_A": d_a, "D_B": d_b}
+        d_a = discriminator_loss(self.D_A, b, self.fake_b_pool.query(fake_b), self.gan_mode)
+        d_b = discriminator_loss(self.D_B, a, self.fake_a_pool.query(fake_a), self.gan_mode)
+        return {"loss": d_a["loss"] + d_b["loss"], "D_A": d_a["loss"], "D_B": d_b["loss"]}
 
     def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         a, b = self.batch(iteration)

@@ -24,7 +24,7 @@ from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
 from dfkd.hooks import PairRecorder
 from dfkd.image_translation import GRID, check_gan_mode
-from dfkd.losses.gan import gan_loss
+from dfkd.losses.gan import discriminator_loss, gan_loss
 
 
 def feature_distillation(student_maps: list[torch.Tensor], teacher_maps: list[torch.Tensor],
@@ -94,9 +94,9 @@ class GANCompression:
         x, real = self.batch(iteration)
         with torch.no_grad():
             fake = self.student(x)
-        real_loss = gan_loss(self.judge(x, real), True, self.gan_mode)
-        fake_loss = gan_loss(self.judge(x, fake), False, self.gan_mode)
-        return {"loss": 0.5 * (real_loss + fake_loss), "real": real_loss, "fake": fake_loss}
+        if self.paired:
+            real, fake = torch.cat([x, real], 1), torch.cat([x, fake], 1)
+        return discriminator_loss(self.discriminator, real, fake, self.gan_mode)
 
     def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         x, real = self.batch(iteration)

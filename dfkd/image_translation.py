@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
-from dfkd.losses.gan import gan_loss
+from dfkd.losses.gan import discriminator_loss, gan_loss
 
 GRID = 8  # examples per row of the TensorBoard grids
 
@@ -54,9 +54,8 @@ class Pix2Pix:
         x, y = self.batch(iteration)
         with torch.no_grad():
             fake = self.generator(x)
-        real_loss = gan_loss(self.discriminator(torch.cat([x, y], 1)), True, self.gan_mode)
-        fake_loss = gan_loss(self.discriminator(torch.cat([x, fake], 1)), False, self.gan_mode)
-        return {"loss": 0.5 * (real_loss + fake_loss), "real": real_loss, "fake": fake_loss}
+        return discriminator_loss(self.discriminator, torch.cat([x, y], 1),
+                                  torch.cat([x, fake], 1), self.gan_mode)
 
     def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         x, y = self.batch(iteration)

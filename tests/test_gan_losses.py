@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from dfkd.engine.image_pool import ImagePool
-from dfkd.losses.gan import gan_loss, gradient_penalty
+from dfkd.losses.gan import discriminator_loss, gan_loss, gradient_penalty
 
 
 def test_gan_losses_by_hand():
@@ -52,3 +52,27 @@ def test_image_pool_fills_then_swaps_and_resumes():
     clone.load_state_dict(pool.state_dict())
     assert clone.size == 4 and all(torch.equal(a, b) for a, b in zip(clone.images, pool.images))
     assert torch.equal(ImagePool(0).query(first), first)
+
+
+def test_wgangp_losses_by_hand():
+    x = torch.tensor([[1.0, -3.0]])
+    assert float(gan_loss(x, True, "wgangp")) == pytest.approx(1.0)  # critic on reals: −mean
+    assert float(gan_loss(x, False, "wgangp")) == pytest.approx(-1.0)  # on fakes: +mean
+    assert float(gan_loss(x, True, "wgangp", for_discriminator=False)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="only asks for 'real'"):
+        gan_loss(x, False, "wgangp", for_discriminator=False)
+
+
+def test_discriminator_loss_adds_the_penalty_only_for_wgangp():
+    """D(x) = Σ w·x with ‖w‖ = 2: ∇D has norm 2 everywhere, so the penalty is 10·(2 − 1)²."""
+    critic = torch.nn.Linear(4, 1, bias=False)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([[2.0, 0.0, 0.0, 0.0]]))
+    real, fake = torch.ones(3, 4), torch.zeros(3, 4)  # D(real) = 2, D(fake) = 0
+    losses = discriminator_loss(critic, real, fake, "wgangp")
+    assert float(losses["gp"]) == pytest.approx(10.0)
+    assert float(losses["loss"]) == pytest.approx(0.5 * (-2.0 + 0.0) + 10.0)
+    losses["loss"].backward()
+    assert critic.weight.grad is not None
+    lsgan = discriminator_loss(critic, real, fake, "lsgan")  # ½[(2 − 1)² + 0²]
+    assert "gp" not in lsgan and float(lsgan["loss"]) == pytest.approx(0.5)

@@ -115,3 +115,10 @@ def test_cyclegan_run_files_fid_and_exact_resume(fake_data_root, tmp_path, capsy
     for key, value in a["players"]["generator"]["model"].items():  # image pools restored too
         assert torch.equal(value, b["players"]["generator"]["model"][key]), key
     assert torch.equal(a["method"]["fake_b_pool"]["images"], b["method"]["fake_b_pool"]["images"])
+
+
+def test_every_gan_mode_trains_pix2pix(fake_data_root, tmp_path):
+    for mode in ("lsgan", "hinge", "wgangp"):
+        out = tmp_path / mode
+        assert run(fake_data_root, out, 2, "--set", f"gan_mode={mode}") == 0
+        assert json.loads((out / "metrics.json").read_text())["config"]["gan_mode"] == mode

@@ -2,7 +2,9 @@
 
 ``mode``: ``vanilla`` (BCE on logits, Goodfellow et al. 2014; pix2pix), ``lsgan``
 (least squares, Mao et al. 2017; CycleGAN), ``hinge`` (Lim & Ye 2017; Miyato et al.
-2018). ``gradient_penalty`` is WGAN-GP's term (Gulrajani et al. 2017, eq. 3, λ = 10).
+2018), ``wgangp`` (Wasserstein critic, Gulrajani et al. 2017: −D(real) + D(fake) for the
+critic, −D(fake) for the generator, plus ``gradient_penalty``, eq. 3, λ = 10, which
+:func:`discriminator_loss` adds).
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-GAN_MODES = ("vanilla", "lsgan", "hinge")
+GAN_MODES = ("vanilla", "lsgan", "hinge", "wgangp")
 
 
 def gan_loss(prediction: torch.Tensor, target_is_real: bool, mode: str = "lsgan",
@@ -30,7 +32,25 @@ def gan_loss(prediction: torch.Tensor, target_is_real: bool, mode: str = "lsgan"
                 raise ValueError("the hinge generator loss only asks for 'real' (−mean D(G(z)))")
             return -prediction.mean()
         return F.relu(1.0 - prediction).mean() if target_is_real else F.relu(1.0 + prediction).mean()
+    if mode == "wgangp":
+        if not for_discriminator and not target_is_real:
+            raise ValueError("the WGAN generator loss only asks for 'real' (−mean D(G(z)))")
+        return -prediction.mean() if target_is_real else prediction.mean()
     raise ValueError(f"unknown GAN loss {mode!r}; use one of: {', '.join(GAN_MODES)}")
+
+
+def discriminator_loss(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                       mode: str, gp_weight: float = 10.0) -> dict[str, torch.Tensor]:
+    """A discriminator's step on real and (detached) fake inputs, as pix2pix/CycleGAN take
+    it: ½[L(D(real), real) + L(D(fake), fake)], plus ``gp_weight`` × the gradient penalty
+    in mode ``wgangp``. Returns ``{"loss", "real", "fake"[, "gp"]}``."""
+    real_loss = gan_loss(discriminator(real), True, mode)
+    fake_loss = gan_loss(discriminator(fake), False, mode)
+    losses = {"loss": 0.5 * (real_loss + fake_loss), "real": real_loss, "fake": fake_loss}
+    if mode == "wgangp":
+        losses["gp"] = gradient_penalty(discriminator, real, fake, gp_weight)
+        losses["loss"] = losses["loss"] + losses["gp"]
+    return losses
 
 
 def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
