@@ -8,6 +8,7 @@ import torch.nn as nn
 from dfkd.compress_gan import main as compress_gan
 from dfkd.errors import CheckpointError, ConfigError, DfkdError
 from dfkd.gan_compression import GANCompression, channel_mappings, feature_distillation
+from dfkd.models import build_model, save_weights
 from generators.gan_checkpoint import load_discriminator_state, load_pix2pix_state, save_pix2pix_state
 from generators.pix2pix import define_D, define_G, distill_layers
 
@@ -155,3 +156,22 @@ def test_unet_teacher_needs_named_layers(fake_data_root, tmp_path):
     save_pix2pix_state(define_G("unet_128", 1, 1, ngf=2), teacher)
     with pytest.raises(ConfigError, match="name the modules with distill_layers"):
         run(fake_data_root, teacher, tmp_path / "a", 1)
+
+
+def test_wrong_files_and_keys_are_named(fake_data_root, tmp_path):
+    teacher = save_teacher(tmp_path / "teacher")
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="garbage.pth"):
+        run(fake_data_root, garbage, tmp_path / "a", 1)
+    classifier = tmp_path / "lenet5.pt"
+    save_weights(build_model("lenet5", in_channels=1, num_classes=10), classifier, {"arch": "lenet5"})
+    with pytest.raises(CheckpointError, match="not a pix2pix/CycleGAN generator"):
+        run(fake_data_root, classifier, tmp_path / "b", 1)
+    with pytest.raises(ConfigError, match="student_ngff"):
+        run(fake_data_root, teacher, tmp_path / "c", 1, "--set", "student_ngff=8")
+    run(fake_data_root, teacher, tmp_path / "d", 2)
+    other = save_teacher(tmp_path / "other")
+    with pytest.raises(CheckpointError, match="use another --out"):  # resume with another teacher
+        run(fake_data_root, other, tmp_path / "d", 4, "--resume")
+    assert (tmp_path / "d" / "latest.pt").exists()  # the run's checkpoint is kept
