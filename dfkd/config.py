@@ -325,18 +325,15 @@ def _pix2pix_optim() -> PlayerConfig:
 
 
 @dataclass
-class GANTrainConfig:
-    """Length, batch, logging and evaluation of an image-to-image GAN run."""
+class GANTrainConfig(TrainConfig):
+    """A :class:`TrainConfig` with an image-to-image GAN run's defaults, plus the number of
+    test pairs evaluated."""
 
     iters: int = 2000
     batch_size: int = 16
-    eval_every: int = 200
     log_every: int = 20
-    image_every: int = 200
-    eval_pairs: int = 500  # test pairs for L1/PSNR at each evaluation
-    seed: int = 0
-    device: str = "cpu"
-    threads: int = 0
+    eval_every: int = 200
+    eval_pairs: int = 500  # test pairs (or images) for quality and FID at each evaluation
 
 
 @dataclass

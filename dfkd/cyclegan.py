@@ -19,6 +19,7 @@ from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.image_pool import ImagePool
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
+from dfkd.gan_eval import generate
 from dfkd.image_translation import GRID, check_gan_mode
 from dfkd.losses.gan import discriminator_loss, gan_loss
 
@@ -87,12 +88,9 @@ class CycleGAN:
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:
         """Rows: real A, G_A(A), G_B(G_A(A)); then real B, G_B(B), G_A(G_B(B))."""
-        a, b = self.domain_a[:GRID].to(self.device), self.domain_b[:GRID].to(self.device)
-        modes = [(g, g.training) for g in (self.G_A, self.G_B)]
-        self.G_A.eval(), self.G_B.eval()
-        fake_b, fake_a = self.G_A(a), self.G_B(b)
-        rows = [a, fake_b, self.G_B(fake_b), b, fake_a, self.G_A(fake_a)]
-        for g, mode in modes:
-            g.train(mode)
+        a, b = self.domain_a[:GRID], self.domain_b[:GRID]
+        fake_b, fake_a = generate(self.G_A, a, self.device), generate(self.G_B, b, self.device)
+        rows = [a, fake_b, generate(self.G_B, fake_b, self.device),
+                b, fake_a, generate(self.G_A, fake_a, self.device)]
         logger.image_grid("samples/A_fakeB_recA_B_fakeA_recB", torch.cat(rows), iteration,
                           nrow=GRID)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
+from dfkd.gan_eval import generate
 from dfkd.hooks import PairRecorder
 from dfkd.image_translation import GRID, check_gan_mode
 from dfkd.losses.gan import discriminator_loss, gan_loss
@@ -122,9 +123,6 @@ class GANCompression:
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:
         """Rows: inputs, the teacher's outputs, the student's (the first training inputs)."""
-        x = self.inputs[:GRID].to(self.device)
-        was = self.student.training
-        student_out = self.student.eval()(x)
-        self.student.train(was)
-        logger.image_grid("samples/input_teacher_student",
-                          torch.cat([x, self.teacher(x), student_out]), iteration, nrow=GRID)
+        x = self.inputs[:GRID]
+        rows = [x, generate(self.teacher, x, self.device), generate(self.student, x, self.device)]
+        logger.image_grid("samples/input_teacher_student", torch.cat(rows), iteration, nrow=GRID)

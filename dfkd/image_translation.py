@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.errors import ConfigError
+from dfkd.gan_eval import generate
 from dfkd.losses.gan import discriminator_loss, gan_loss
 
 GRID = 8  # examples per row of the TensorBoard grids
@@ -74,9 +75,7 @@ class Pix2Pix:
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:
         """Rows: inputs, the generator's outputs, targets (the first training pairs)."""
-        x, y = self.inputs[:GRID].to(self.device), self.targets[:GRID].to(self.device)
-        was = self.generator.training
-        fake = self.generator.eval()(x)
-        self.generator.train(was)
+        x, y = self.inputs[:GRID], self.targets[:GRID]
+        fake = generate(self.generator, x, self.device)
         logger.image_grid("samples/input_output_target", torch.cat([x, fake, y]), iteration,
                           nrow=GRID)

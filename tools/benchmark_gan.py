@@ -57,13 +57,13 @@ def train_missing(task: str, runs: Path, passthrough: list[str]) -> dict[str, fl
     """Run the children whose generator file is missing; returns their wall seconds."""
     seconds = {}
     teacher_file = generator_file(runs, task, "teacher")
+    student_ngf, student_iters = student_setting(task)
     commands = {
         "teacher": [str(ROOT / "tools" / "train_gan.py"), "--task", task],
         "student": [str(ROOT / "tools" / "compress_gan.py"), "--task", task,
                     "--teacher-ckpt", str(teacher_file)],
         "scratch": [str(ROOT / "tools" / "train_gan.py"), "--task", task,
-                    "--set", f"ngf={student_setting(task)[0]}",
-                    "--iters", str(student_setting(task)[1])],
+                    "--set", f"ngf={student_ngf}", "--iters", str(student_iters)],
     }
     for model in MODELS:
         folder = runs / task / model

@@ -3,8 +3,9 @@
 A generator G synthesizes a batch, the frozen teacher T judges it, the student S learns
 from T on it. Subclasses define ``generator_loss`` (G's step) and ``distill`` (S's loss
 on a student batch; a ``student_loss:`` config block replaces it); everything else lives
-here: latent and label sampling, the optional BN-statistics prior on G, replay and random views for the student, attention-transfer
-recorders, the forgetting bank, and the TensorBoard grid of samples by class.
+here: latent and label sampling, the optional BN-statistics prior on G, replay and random
+views for the student, attention-transfer recorders, the forgetting bank, and the
+TensorBoard grid of samples by class.
 """
 from __future__ import annotations
 
