@@ -1,4 +1,5 @@
-"""Compress a pix2pix/CycleGAN generator with GAN Compression (``tools/compress_gan.py``).
+"""Compress a pix2pix/CycleGAN generator with GAN Compression (``tools/compress_gan.py``);
+``--task dcgan`` distils a DCGAN instead (``dfkd.compress_dcgan``).
 
 The teacher is a ``latest_net_G.pth`` (pix2pix, paired task) or ``latest_net_G_A.pth`` /
 ``latest_net_G_B.pth`` (CycleGAN, unpaired task; ``G_B`` translates B → A) as the original
@@ -18,13 +19,13 @@ import torch.nn as nn
 
 from dfkd.cli import (add_gan_args, build_gan_config, check_out, prepare_device,
                       resume_if_asked, start_run, write_json)
-from dfkd.config import CompressConfig, to_dict
-from dfkd.data.gan_tasks import PAIRED_TASKS, load_gan_task
+from dfkd import compress_dcgan
+from dfkd.config import CompressConfig, JointConfig, to_dict
+from dfkd.data.gan_tasks import PAIRED_TASKS, UNCONDITIONAL_TASKS, load_gan_task, resolve_task
 from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.errors import CheckpointError
 from dfkd.gan_compression import GANCompression
 from dfkd.gan_eval import compare, generate, task_features, task_fid
-from dfkd.metrics.cost import count_macs, count_parameters
 from generators.gan_checkpoint import (load_discriminator_state, load_pix2pix_state,
                                        save_pix2pix_state)
 from generators.pix2pix import define_D, define_G, distill_layers
@@ -34,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--teacher-ckpt", required=True,
-                        help="latest_net_G.pth (pix2pix) or latest_net_G_A.pth (CycleGAN)")
+                        help="latest_net_G.pth (pix2pix, DCGAN) or latest_net_G_A.pth (CycleGAN)")
     parser.add_argument("--netG", default=None,
                         help="expected teacher architecture (checked against the file)")
     parser.add_argument("--student-ngf", type=int, default=None, help="student width")
@@ -44,8 +45,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cfg = build_gan_config(CompressConfig(), "compress", args,
-                           {"teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf})
+    flags = {"teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf}
+    if resolve_task(args.task) in UNCONDITIONAL_TASKS:  # a DCGAN: joint G+D distillation
+        return compress_dcgan.run(args, build_gan_config(JointConfig(), "compress", args, flags))
+    cfg = build_gan_config(CompressConfig(), "compress", args, flags)
     task = cfg.task
     device = prepare_device(cfg.train)
     out = Path(args.out or f"runs/compress_{task}")
@@ -85,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             result.update(compare(fake, test_targets))
         return {**result, **task_fid(fake, test_targets, features)}
 
-    cost = {"teacher_macs": count_macs(teacher, inputs[:1].to(device)),
-            "student_macs": count_macs(student, inputs[:1].to(device)),
-            "teacher_params": count_parameters(teacher), "student_params": count_parameters(student)}
+    cost = compress_dcgan.generator_cost(teacher, student, inputs[:1].to(device))
     logger = start_run(out, cfg)
     print(f"teacher {teacher_path}: {info['netG']} ngf {info['ngf']} ({cost['teacher_params']:,} "
           f"parameters, {cost['teacher_macs'] / 1e6:.1f} M MACs per image); student ngf "

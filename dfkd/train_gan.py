@@ -1,12 +1,14 @@
-"""Train a pix2pix or CycleGAN teacher on an embedded task (``tools/train_gan.py``).
+"""Train a pix2pix, CycleGAN or DCGAN teacher on an embedded task (``tools/train_gan.py``).
 
 ``--task edges2fashion`` (alias ``pix2pix``) trains pix2pix, ``--task sneaker2boot`` (alias
-``cyclegan``) CycleGAN, each from ``configs/gan/<task>.yaml`` unless ``--config`` is given.
+``cyclegan``) CycleGAN, ``--task fashion`` (alias ``dcgan``) an unconditional DCGAN, each
+from ``configs/gan/<task>.yaml`` unless ``--config`` is given.
 The run folder holds the loop's ``latest.pt``/``best.pt`` (exact ``--resume``),
 ``metrics.json``, TensorBoard (losses, test-set quality, image grids) and, at the end, the
 networks in the original code's files: ``latest_net_G.pth``/``latest_net_D.pth`` (pix2pix),
 ``latest_net_G_A.pth``/``_G_B``/``_D_A``/``_D_B`` (CycleGAN), which
-``generators.gan_checkpoint`` and that code load.
+``generators.gan_checkpoint`` and that code load; a DCGAN's ``latest_net_G.pth``/``_D``
+as the DCGAN example saves its nets (``generators.dcgan`` loads them).
 """
 from __future__ import annotations
 
@@ -19,10 +21,13 @@ from dfkd.cli import (add_gan_args, build_gan_config, check_out, prepare_device,
                       resume_if_asked, start_run, write_json)
 from dfkd.config import GANConfig, to_dict
 from dfkd.cyclegan import CycleGAN
-from dfkd.data.gan_tasks import PAIRED_TASKS, load_gan_task
+from dfkd.data.gan_tasks import PAIRED_TASKS, UNCONDITIONAL_TASKS, fashion_images, load_gan_task
+from dfkd.dcgan import UnconditionalGAN, latent_bank
 from dfkd.engine import AdversarialLoop, Player, seed_everything
+from dfkd.errors import ConfigError
 from dfkd.gan_eval import compare, generate, task_features, task_fid
 from dfkd.image_translation import Pix2Pix
+from generators.dcgan import DCGANDiscriminator, DCGANGenerator, save_dcgan_state
 from generators.gan_checkpoint import save_pix2pix_state
 from generators.pix2pix import define_D, define_G
 
@@ -38,36 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = build_gan_config(GANConfig(), "gan", args)
     task = cfg.task
-    model = "pix2pix" if task in PAIRED_TASKS else "cyclegan"
+    model = model_for_task(task)
     device = prepare_device(cfg.train)
     out = Path(args.out or f"runs/{model}_{task}")
     check_out(out, args.resume)
     root = cfg.data_root or None
-    train_a, train_b = load_gan_task(task, root, train=True)
-    test_a, test_b = (t[:cfg.train.eval_pairs] for t in load_gan_task(task, root, train=False))
     features = task_features(cfg.fid, root, device)
     seed_everything(cfg.train.seed)
-    nets = build_networks(cfg, model, train_a.shape[1], train_b.shape[1], device)
+    build = build_dcgan if model == "dcgan" else build_translation
+    nets, method, evaluate, best_key, lower = build(cfg, model, root, device, features)
     iters = cfg.train.iters
     g_player = Player.from_config("generator", nets["G"], cfg.generator, iters)
     d_player = Player.from_config("discriminator", nets["D"], cfg.discriminator, iters)
-    if model == "pix2pix":
-        generator = nets["G"]
-        method = Pix2Pix(generator, nets["D"], train_a, train_b, cfg.train.batch_size,
-                         cfg.train.seed, device, cfg.gan_mode, cfg.l1_weight)
-
-        def evaluate() -> dict[str, float]:
-            fake = generate(generator, test_a, device)
-            return {**compare(fake, test_b), **task_fid(fake, test_b, features)}
-        best_key, lower = "psnr", False
-    else:
-        method = CycleGAN(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
-                          cfg.train.seed, device, cfg.gan_mode, cfg.lambda_A, cfg.lambda_B,
-                          cfg.lambda_identity, cfg.pool_size)
-
-        def evaluate() -> dict[str, float]:
-            return cycle_quality(nets["G"], test_a, test_b, features, device)
-        best_key, lower = ("fid_A2B", True) if features else ("cycle_l1_A", True)
     logger = start_run(out, cfg)
     if features is not None:
         print(f"FID features: {features.name}")
@@ -91,6 +78,54 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def model_for_task(task: str) -> str:
+    """pix2pix for a paired task, DCGAN for an unconditional one, CycleGAN else."""
+    if task in PAIRED_TASKS:
+        return "pix2pix"
+    return "dcgan" if task in UNCONDITIONAL_TASKS else "cyclegan"
+
+
+def build_translation(cfg: GANConfig, model: str, root, device, features):
+    """pix2pix or CycleGAN: networks, method, evaluation, and the key best.pt follows."""
+    train_a, train_b = load_gan_task(cfg.task, root, train=True)
+    test_a, test_b = (t[:cfg.train.eval_pairs] for t in load_gan_task(cfg.task, root, train=False))
+    nets = build_networks(cfg, model, train_a.shape[1], train_b.shape[1], device)
+    if model == "pix2pix":
+        method = Pix2Pix(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
+                         cfg.train.seed, device, cfg.gan_mode, cfg.l1_weight)
+
+        def evaluate() -> dict[str, float]:
+            fake = generate(nets["G"], test_a, device)
+            return {**compare(fake, test_b), **task_fid(fake, test_b, features)}
+        return nets, method, evaluate, "psnr", False
+    method = CycleGAN(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
+                      cfg.train.seed, device, cfg.gan_mode, cfg.lambda_A, cfg.lambda_B,
+                      cfg.lambda_identity, cfg.pool_size)
+
+    def evaluate() -> dict[str, float]:
+        return cycle_quality(nets["G"], test_a, test_b, features, device)
+    return nets, method, evaluate, ("fid_A2B" if features else "cycle_l1_A"), True
+
+
+def build_dcgan(cfg: GANConfig, model: str, root, device, features):
+    """An unconditional DCGAN: networks, method, and FID of samples for fixed latents
+    against the test images (best.pt keeps the lowest)."""
+    if features is None:
+        raise ConfigError("a DCGAN run is judged by FID: set fid.classifier (e.g. lenet5) or "
+                          "fid.inception_weights")
+    images = fashion_images(root, train=True)
+    test = fashion_images(root, train=False)[:cfg.train.eval_pairs]
+    nets = {"G": DCGANGenerator(cfg.nz, cfg.ngf, images.shape[1]).to(device),
+            "D": DCGANDiscriminator(cfg.ndf, images.shape[1]).to(device)}
+    method = UnconditionalGAN(nets["G"], nets["D"], images, cfg.train.batch_size,
+                              cfg.train.seed, device, cfg.gan_mode)
+    z = latent_bank(len(test), cfg.nz)
+
+    def evaluate() -> dict[str, float]:
+        return task_fid(generate(nets["G"], z, device), test, features)
+    return nets, method, evaluate, "fid", True
+
+
 def build_networks(cfg: GANConfig, model: str, channels_a: int, channels_b: int,
                    device) -> dict[str, nn.Module]:
     """``{"G", "D"}``: pix2pix's generator and conditional discriminator, or CycleGAN's two
@@ -111,14 +146,15 @@ def build_networks(cfg: GANConfig, model: str, channels_a: int, channels_b: int,
 
 def save_networks(nets: dict[str, nn.Module], model: str, out: Path) -> list[Path]:
     """The original code's files; the first is the generator users distill."""
-    if model == "pix2pix":
-        named = {"G": nets["G"], "D": nets["D"]}
-    else:
+    if model == "cyclegan":
         named = {**{k: v for k, v in nets["G"].items()}, **{k: v for k, v in nets["D"].items()}}
+    else:
+        named = {"G": nets["G"], "D": nets["D"]}
+    save = save_dcgan_state if model == "dcgan" else save_pix2pix_state
     paths = []
     for name, net in named.items():
         paths.append(out / f"latest_net_{name}.pth")
-        save_pix2pix_state(net, paths[-1])
+        save(net, paths[-1])
     return paths
 
 

@@ -7,7 +7,9 @@ teachers are trained on two tasks built from the embedded dataset:
   as dark lines on white like edges2shoes (Isola et al. 2017, section 4), the target the
   garment itself;
 * ``sneaker2boot`` (unpaired, CycleGAN): domain A the sneakers (class 7), domain B the
-  ankle boots (class 9), as CycleGAN's two-domain collections (Zhu et al. 2017).
+  ankle boots (class 9), as CycleGAN's two-domain collections (Zhu et al. 2017);
+* ``fashion`` (unconditional, DCGAN; the teacher of joint G+D distillation): the garments
+  themselves, generated from noise.
 
 Images are in [-1, 1] as the pix2pix/CycleGAN generators (Tanh) output them.
 """
@@ -19,9 +21,10 @@ import torch
 from dfkd.data.datasets import get_spec, load_tensors
 from dfkd.errors import ConfigError
 
-GAN_TASKS = ("edges2fashion", "sneaker2boot")
+GAN_TASKS = ("edges2fashion", "sneaker2boot")  # image-to-image translation
 PAIRED_TASKS = ("edges2fashion",)  # pix2pix; the others are unpaired (CycleGAN)
-TASK_ALIASES = {"pix2pix": "edges2fashion", "cyclegan": "sneaker2boot"}
+UNCONDITIONAL_TASKS = ("fashion",)  # noise to images (DCGAN)
+TASK_ALIASES = {"pix2pix": "edges2fashion", "cyclegan": "sneaker2boot", "dcgan": "fashion"}
 SNEAKER, ANKLE_BOOT = 7, 9
 
 
@@ -59,10 +62,16 @@ def sneaker2boot(images01: torch.Tensor, labels: torch.Tensor, class_a: int = SN
 def resolve_task(name: str) -> str:
     """A task name, or the model name that stands for its task (``pix2pix``, ``cyclegan``)."""
     task = TASK_ALIASES.get(name, name)
-    if task not in GAN_TASKS:
+    if task not in GAN_TASKS + UNCONDITIONAL_TASKS:
         raise ConfigError(f"unknown --task {name!r}; use one of: "
-                          f"{', '.join(GAN_TASKS + tuple(TASK_ALIASES))}")
+                          f"{', '.join(GAN_TASKS + UNCONDITIONAL_TASKS + tuple(TASK_ALIASES))}")
     return task
+
+
+def fashion_images(root: str | None = None, train: bool = True) -> torch.Tensor:
+    """The ``fashion`` task's real images: every Fashion-MNIST garment, in [-1, 1]."""
+    images, _ = load_tensors("fashion_mnist", root, train=train).tensors
+    return to_unit_range(images) * 2 - 1
 
 
 def load_gan_task(task: str, root: str | None = None,

@@ -1,0 +1,127 @@
+"""Distil a DCGAN (``tools/compress_gan.py --task dcgan``): joint G+D distillation or
+Aguinaldo et al.'s pixel matching, into a student GAN of ``student_ngf``/``student_ndf``.
+
+The teacher is the ``latest_net_G.pth`` of ``tools/train_gan.py --task dcgan`` (its nz,
+ngf and channels are read off the file) and, for joint distillation, the
+``latest_net_D.pth`` beside it. The run folder holds ``latest.pt``/``best.pt`` (exact
+``--resume``), TensorBoard (losses, FID, teacher | student samples for the same z),
+``metrics.json`` (FID of teacher and student samples against the test images, their
+agreement on fixed latents, MACs and parameters) and the student's ``latest_net_G.pth``
+(and ``latest_net_D.pth``).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from dfkd.cli import check_out, prepare_device, resume_if_asked, start_run, write_json
+from dfkd.config import JointConfig, to_dict
+from dfkd.data.gan_tasks import fashion_images
+from dfkd.dcgan import latent_bank
+from dfkd.engine import AdversarialLoop, Player, seed_everything
+from dfkd.errors import CheckpointError, ConfigError
+from dfkd.gan_eval import compare, generate, task_features, task_fid
+from dfkd.joint_distillation import JointDistillation
+from dfkd.metrics.cost import count_macs, count_parameters
+from generators.dcgan import (DCGANDiscriminator, DCGANGenerator, load_dcgan_discriminator,
+                              load_dcgan_generator, save_dcgan_state)
+
+
+def generator_cost(teacher: torch.nn.Module, student: torch.nn.Module,
+                   example: torch.Tensor) -> dict[str, int]:
+    """MACs for one input and parameter counts of a teacher and a student generator."""
+    return {"teacher_macs": count_macs(teacher, example), "student_macs": count_macs(student, example),
+            "teacher_params": count_parameters(teacher), "student_params": count_parameters(student)}
+
+
+def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device):
+    """D_T for joint distillation with μ > 0 (``auto``: ``latest_net_D.pth`` beside the
+    generator), or None; and where it came from."""
+    if cfg.method != "joint" or cfg.d_distill_weight == 0:
+        return None, "not used"
+    path = cfg.discriminator_ckpt
+    if path == "auto":
+        path = teacher_path.with_name(teacher_path.name.replace("net_G", "net_D"))
+        if path == teacher_path or not path.exists():
+            raise CheckpointError(f"no teacher discriminator beside {teacher_path} (looked for "
+                                  f"{path}): set discriminator_ckpt, or d_distill_weight: 0")
+    model, _ = load_dcgan_discriminator(path, device)
+    return model, f"from {path}"
+
+
+def run(args: argparse.Namespace, cfg: JointConfig) -> int:
+    """Build and run the distillation ``cfg`` asks for (parsed by ``compress_gan``)."""
+    if args.netG:
+        raise ConfigError("--netG names a pix2pix/CycleGAN architecture; a DCGAN teacher's is "
+                          "read off its file")
+    device = prepare_device(cfg.train)
+    out = Path(args.out or f"runs/{cfg.method}_{cfg.task}")
+    check_out(out, args.resume)
+    teacher_path = Path(cfg.teacher_ckpt)
+    if not teacher_path.exists():
+        raise CheckpointError(f"no teacher generator at {teacher_path}; train one with "
+                              "python tools/train_gan.py --task dcgan")
+    teacher_g, info = load_dcgan_generator(teacher_path, device)
+    teacher_d, d_source = teacher_discriminator(cfg, teacher_path, device)
+    root = cfg.data_root or None
+    images = fashion_images(root, train=True)
+    test = fashion_images(root, train=False)[:cfg.train.eval_pairs]
+    if images.shape[1] != info["nc"]:
+        raise CheckpointError(f"{teacher_path} makes {info['nc']}-channel images, the task's "
+                              f"have {images.shape[1]}: pass the teacher trained on this task")
+    features = task_features(cfg.fid, root, device)
+    if features is None:
+        raise ConfigError("GAN distillation is judged by FID: set fid.classifier or "
+                          "fid.inception_weights")
+    seed_everything(cfg.train.seed)
+    student_g = DCGANGenerator(info["nz"], cfg.student_ngf, info["nc"]).to(device)
+    student_d = (DCGANDiscriminator(cfg.student_ndf, info["nc"]).to(device)
+                 if cfg.method == "joint" else None)
+    method = JointDistillation(teacher_g, teacher_d, student_g, student_d, images,
+                               cfg.train.batch_size, cfg.train.seed, device, cfg.method,
+                               cfg.gan_mode, cfg.gan_weight, cfg.pixel_weight,
+                               cfg.d_distill_weight)
+    iters = cfg.train.iters
+    s_player = Player.from_config("student", student_g, cfg.student, iters)
+    d_player = (Player.from_config("discriminator", student_d, cfg.discriminator, iters)
+                if student_d is not None else None)
+    z = latent_bank(len(test), info["nz"])
+    teacher_samples = generate(teacher_g, z, device)
+    teacher_fid = task_fid(teacher_samples, test, features)["fid"]
+
+    def evaluate() -> dict[str, float]:
+        fake = generate(student_g, z, device)
+        agreement = {f"{k}_teacher": v for k, v in compare(fake, teacher_samples).items()}
+        return {**task_fid(fake, test, features), **agreement}
+
+    cost = generator_cost(teacher_g, student_g, z[:1].to(device))
+    logger = start_run(out, cfg)
+    print(f"teacher {teacher_path}: DCGAN nz {info['nz']} ngf {info['ngf']} "
+          f"({cost['teacher_params']:,} parameters, {cost['teacher_macs'] / 1e6:.1f} M MACs per "
+          f"image, FID {teacher_fid:.2f}); student ngf {cfg.student_ngf} "
+          f"({cost['student_params']:,}, {cost['student_macs'] / 1e6:.1f} M MACs: "
+          f"{cost['teacher_macs'] / cost['student_macs']:.1f}x fewer); method {cfg.method}; "
+          f"teacher discriminator {d_source}\nFID features: {features.name}")
+    loop = AdversarialLoop(
+        method, s_player, d_player, iters, out, evaluate=evaluate, best_key="fid",
+        lower_is_better=True, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
+        image_every=cfg.train.image_every, logger=logger,
+        identity={"method": cfg.method, "task": cfg.task, "teacher": str(teacher_path),
+                  "student_ngf": cfg.student_ngf})
+    resume_if_asked(loop, out, args.resume)
+    final = loop.run()
+    logger.close()
+    save_dcgan_state(student_g, out / "latest_net_G.pth")
+    if student_d is not None:
+        save_dcgan_state(student_d, out / "latest_net_D.pth")
+    write_json(out / "metrics.json", {
+        "method": cfg.method, "task": cfg.task, "teacher": str(teacher_path), **final,
+        "teacher_fid": teacher_fid, **cost, "best_fid": loop.best, "iters": loop.iteration,
+        "seconds": round(loop.seconds, 2), "fid_features": features.name,
+        "teacher_discriminator": d_source, "history": loop.history, "config": to_dict(cfg)})
+    print(" ".join(f"{k}={v:.4g}" for k, v in final.items())
+          + f" teacher_fid={teacher_fid:.4g} iters={loop.iteration} seconds={loop.seconds:.1f}")
+    print(f"student: {out / 'latest_net_G.pth'}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
+    return 0
