@@ -86,11 +86,12 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
 
 def add_gan_args(parser: argparse.ArgumentParser) -> None:
     """Flags of the image-to-image tools (``train_gan.py``, ``compress_gan.py``)."""
-    from dfkd.data.gan_tasks import GAN_TASKS, TASK_ALIASES
+    from dfkd.data.gan_tasks import GAN_TASKS, TASK_ALIASES, UNCONDITIONAL_TASKS
 
     parser.add_argument("--task", default="edges2fashion",
-                        help=f"{', '.join(GAN_TASKS)} (or {', '.join(TASK_ALIASES)}): a paired "
-                             "task is pix2pix's, an unpaired one CycleGAN's")
+                        help=f"{', '.join(GAN_TASKS + UNCONDITIONAL_TASKS)} (or "
+                             f"{', '.join(TASK_ALIASES)}): a paired task is pix2pix's, an "
+                             "unpaired one CycleGAN's, an unconditional one a DCGAN's")
     parser.add_argument("--config", default=None, help="YAML config (default: configs/...)")
     parser.add_argument("--iters", type=int, default=None)
     parser.add_argument("--out", default=None, help="run folder (default runs/<...>)")
@@ -194,6 +195,17 @@ def setup_run(cfg, out: Path, resume: bool) -> RunSetup:
     student = build_model(cfg.student.model, in_channels=spec.in_channels,
                           num_classes=spec.num_classes).to(device)
     return RunSetup(device, spec, test_set, teacher, meta, student)
+
+
+def critic_player(knowledge, cfg, total_iters: int, device: torch.device):
+    """The loop's critic: the discriminators of the ``student_loss`` block's adversarial
+    terms (``adversarial``, ``anc``) under the config's ``critic:`` settings, or None."""
+    from dfkd.engine import Player
+
+    critics = knowledge.critics() if knowledge is not None else nn.ModuleDict()
+    if not len(critics):
+        return None
+    return Player.from_config("critic", critics.to(device), cfg, total_iters)
 
 
 def start_run(out: Path, cfg) -> RunLogger:

@@ -133,6 +133,8 @@ class KnowledgeConfig:
     ddkd_steps: int = 5  # DDKD: denoising steps T
     ddkd_diff: float = 1.0  # DDKD: λ₁ (diffusion model's loss)
     ddkd_ae: float = 1.0  # DDKD: λ₂ (autoencoder's loss)
+    adversarial_gan_mode: str = "vanilla"  # adversarial, anc: the discriminator's GAN loss
+    adversarial_hidden: int = 128  # adversarial, anc: the discriminator MLP's width
 
 
 @dataclass
@@ -147,6 +149,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
+
+
+def _critic_optim() -> PlayerConfig:
+    """The discriminator of the adversarial student_loss terms (``adversarial``, ``anc``):
+    Adam 2e-4, β₁ 0.5, as GAN discriminators are usually trained."""
+    return PlayerConfig(optim=OptimConfig(name="adam", lr=2e-4, betas=[0.5, 0.999]))
 
 
 @dataclass
@@ -165,6 +173,7 @@ class DFKDConfig:
     # e.g. {kd: 1.0, at: 1000}; empty keeps the method's published student loss
     student_loss: dict[str, float] = field(default_factory=dict)
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    critic: PlayerConfig = field(default_factory=_critic_optim)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -313,6 +322,7 @@ class KDConfig:
     student: PlayerConfig = field(default_factory=lambda: PlayerConfig(model="lenet5_half"))
     student_loss: dict[str, float] = field(default_factory=lambda: {"ce": 1.0, "kd": 1.0})
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    critic: PlayerConfig = field(default_factory=_critic_optim)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: KDTrainConfig = field(default_factory=KDTrainConfig)
 
@@ -355,12 +365,15 @@ class GANConfig:
     The task decides the model: a paired task (``edges2fashion``) trains pix2pix (cGAN +
     ``l1_weight``·L1), an unpaired one (``sneaker2boot``) CycleGAN (GAN + ``lambda_A``/
     ``lambda_B``·cycle + ``lambda_identity``·identity, image pools of ``pool_size``).
+    The unconditional task (``fashion``) trains a DCGAN of ``nz``, ``ngf`` and ``ndf``
+    (``netG``/``netD``/``norm``/``n_layers_D`` are the image-to-image options).
     ``fid`` says which features give FID at each evaluation.
     """
 
     task: str = "edges2fashion"
     data_root: str = ""
     netG: str = "resnet_9blocks"
+    nz: int = 100
     ngf: int = 64
     norm: str = "batch"
     dropout: bool = False
@@ -376,6 +389,41 @@ class GANConfig:
     fid: FIDConfig = field(default_factory=FIDConfig)
     generator: PlayerConfig = field(default_factory=_pix2pix_optim)
     discriminator: PlayerConfig = field(default_factory=_pix2pix_optim)
+    train: GANTrainConfig = field(default_factory=GANTrainConfig)
+
+
+def _dcgan_optim() -> PlayerConfig:
+    """Adam 2e-4, β₁ 0.5, constant (Radford et al. 2016, section 4)."""
+    return PlayerConfig(optim=OptimConfig(name="adam", lr=2e-4, betas=[0.5, 0.999]))
+
+
+@dataclass
+class JointConfig:
+    """Distilling a DCGAN teacher (``tools/compress_gan.py --task dcgan``) into a GAN of
+    ``student_ngf``/``student_ndf`` filters.
+
+    ``method``: ``joint`` (Chen et al. 2020): the student generator steps on
+    gan_weight·L_GAN(D_S) + pixel_weight·‖G_S(z) − G_T(z)‖₁, the student discriminator on
+    L_GAN + d_distill_weight·‖D_S(x) − D_T(x)‖₁ over real and generated x, where D_T is the
+    teacher's discriminator (``discriminator_ckpt``: ``auto`` finds ``latest_net_D.pth``
+    beside the generator); ``aguinaldo`` (Aguinaldo et al. 2019): the generator alone, on
+    pixel_weight·‖G_S(z) − G_T(z)‖² for the same z, no discriminator.
+    """
+
+    task: str = "fashion"
+    data_root: str = ""
+    method: str = "joint"
+    teacher_ckpt: str = ""
+    discriminator_ckpt: str = "auto"
+    student_ngf: int = 16
+    student_ndf: int = 16
+    gan_mode: str = "vanilla"
+    gan_weight: float = 1.0
+    pixel_weight: float = 10.0
+    d_distill_weight: float = 1.0
+    fid: FIDConfig = field(default_factory=FIDConfig)
+    student: PlayerConfig = field(default_factory=_dcgan_optim)
+    discriminator: PlayerConfig = field(default_factory=_dcgan_optim)
     train: GANTrainConfig = field(default_factory=GANTrainConfig)
 
 
@@ -410,3 +458,27 @@ class CompressConfig:
     student: PlayerConfig = field(default_factory=_pix2pix_optim)
     discriminator: PlayerConfig = field(default_factory=_pix2pix_optim)
     train: GANTrainConfig = field(default_factory=GANTrainConfig)
+
+
+@dataclass
+class AFDConfig:
+    """Online adversarial feature-map distillation (``tools/train_afd.py``; Chung et al.,
+    ICML 2020): two ``peers`` train together from scratch on the real training set, each
+    fooling its own discriminator on the map at ``peer_layers[i]`` (empty: each peer's last
+    feature group) plus CE and the mutual (DML) KL at ``temperature``."""
+
+    dataset: str = "fashion_mnist"
+    data_root: str = ""
+    peers: list[str] = field(default_factory=lambda: ["lenet5", "lenet5_half"])
+    peer_layers: list[str] = field(default_factory=list)
+    peer: PlayerConfig = field(default_factory=lambda: PlayerConfig(
+        optim=OptimConfig(name="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4),
+        schedule=ScheduleConfig(name="cosine")))
+    discriminator: PlayerConfig = field(default_factory=lambda: PlayerConfig(
+        optim=OptimConfig(name="adam", lr=2e-4, betas=[0.5, 0.999])))
+    ndf: int = 64  # width of each feature-map discriminator
+    gan_mode: str = "lsgan"
+    adv_weight: float = 1.0
+    kl_weight: float = 1.0
+    temperature: float = 3.0
+    train: KDTrainConfig = field(default_factory=KDTrainConfig)

@@ -17,7 +17,8 @@ import torch.nn as nn
 from torch.utils.data import TensorDataset
 
 from dfkd.augment import build_augment
-from dfkd.cli import add_run_args, build_run_config, finish_run, setup_run, start_run
+from dfkd.cli import (add_run_args, build_run_config, critic_player, finish_run, setup_run,
+                      start_run)
 from dfkd.config import KDConfig
 from dfkd.data import load_tensors
 from dfkd.data.epoch_order import EpochOrder
@@ -43,13 +44,21 @@ class DataDrivenKD:
         self.device = device
         self.augment = augment
 
-    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The iteration's images (a random view of them with ``augment``) and labels."""
         index = self.order.indices(iteration)
         images = self.images[index].to(self.device)
         if self.augment is not None:
             with torch.no_grad():
                 images = self.augment(images)
-        return self.knowledge(images, self.labels[index].to(self.device))
+        return images, self.labels[index].to(self.device)
+
+    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        return self.knowledge(*self.batch(iteration))
+
+    def critic_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        """The adversarial terms' discriminators on the iteration's batch."""
+        return self.knowledge.critic_loss(*self.batch(iteration))
 
     def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         raise RuntimeError("data-driven KD has no adversary")
@@ -98,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     iters = cfg.train.epochs * method.steps_per_epoch
     player = Player.from_config("student", student, cfg.student, iters,
                                 aux=nn.ModuleDict({"knowledge": knowledge}))
+    critic = critic_player(knowledge, cfg.critic, iters, device)
     evaluated = player.ema.module if player.ema else student
     logger = start_run(out, cfg)
     loop = AdversarialLoop(
@@ -105,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluate=lambda: {"acc": accuracy(evaluated, run.test_set, device=device)},
         eval_every=method.steps_per_epoch, log_every=cfg.train.log_every, logger=logger,
         identity={"method": "kd", "dataset": cfg.dataset, "teacher": cfg.teacher,
-                  "student": cfg.student.model})
+                  "student": cfg.student.model}, critic=critic)
     return finish_run(loop, args.resume, out, logger, cfg, run.teacher_meta,
                       {"method": "kd", "student_loss": cfg.student_loss,
                        "train_images": len(train)},

@@ -9,7 +9,8 @@ import torch.nn as nn
 
 import dfkd.methods  # noqa: F401  (registers the methods)
 from dfkd.augment import build_augment
-from dfkd.cli import add_run_args, build_run_config, finish_run, setup_run, start_run
+from dfkd.cli import (add_run_args, build_run_config, critic_player, finish_run, setup_run,
+                      start_run)
 from dfkd.config import DFKDConfig
 from dfkd.engine import AdversarialLoop, Player
 from dfkd.errors import ConfigError
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         "student", student, cfg.student, iters,
         aux=nn.ModuleDict({"knowledge": knowledge} if knowledge else {}))
     generator_player = Player.from_config("generator", generator, cfg.generator, iters)
+    critic = critic_player(knowledge, cfg.critic, iters, device)
     replay = (ReplayBuffer(cfg.replay.capacity, cfg.replay.policy)
               if cfg.replay.capacity else None)
     method = METHODS.get(cfg.method)(teacher, student, generator, nz=cfg.generator.nz,
@@ -82,6 +84,6 @@ def main(argv: list[str] | None = None) -> int:
         eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
         identity={"method": cfg.method, "dataset": cfg.dataset, "teacher": cfg.teacher,
-                  "student": cfg.student.model})
+                  "student": cfg.student.model}, critic=critic)
     return finish_run(loop, args.resume, out, logger, cfg, run.teacher_meta,
                       {"method": cfg.method})

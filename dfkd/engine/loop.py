@@ -1,7 +1,9 @@
 """The one adversarial training loop shared by every family of the taxonomy.
 
 Per iteration: the adversary (generator or discriminator) takes ``adversary.steps``
-optimizer steps on ``method.adversary_loss``, then the student takes ``student.steps``
+optimizer steps on ``method.adversary_loss``, then the critic, where there is one (the
+discriminator of adversarial student KD, Wang et al. 2018, beside a data-free generator),
+``critic.steps`` on ``method.critic_loss``, then the student takes ``student.steps``
 steps on ``method.student_loss``; schedulers advance once per iteration. While a player
 steps, the other player's parameters are frozen, so its loss never fills gradients that
 are not its own. The loop owns what every method shares: optimizers, schedules, EMA
@@ -38,6 +40,8 @@ class Method(Protocol):
 
     def student_loss(self, iteration: int) -> dict[str, torch.Tensor]: ...
 
+    # def critic_loss(self, iteration: int) -> dict[str, torch.Tensor]: only with a critic
+
     def state_dict(self) -> dict: ...
 
     def load_state_dict(self, state: dict) -> None: ...
@@ -53,11 +57,13 @@ class AdversarialLoop:
                  evaluate: Callable[[], dict[str, float]] | None = None, best_key: str = "acc",
                  lower_is_better: bool = False,
                  eval_every: int = 100, log_every: int = 10, image_every: int = 0,
-                 logger: RunLogger | None = None, identity: dict | None = None) -> None:
+                 logger: RunLogger | None = None, identity: dict | None = None,
+                 critic: Player | None = None) -> None:
         self.method = method
         self.student = student
         self.adversary = adversary
-        self.players = [p for p in (adversary, student) if p is not None]
+        self.critic = critic
+        self.players = [p for p in (adversary, critic, student) if p is not None]
         self.total_iters = total_iters
         self.out_dir = Path(out_dir)
         self.evaluate = evaluate
@@ -97,10 +103,12 @@ class AdversarialLoop:
         return {f"{player.name}/{k}": v.detach() for k, v in losses.items()}
 
     def step(self, iteration: int) -> dict[str, torch.Tensor]:
-        """One iteration: adversary steps, student steps, schedules."""
+        """One iteration: adversary steps, critic steps, student steps, schedules."""
         losses: dict[str, torch.Tensor] = {}
         if self.adversary is not None:
             losses.update(self._phase(self.adversary, self.method.adversary_loss, iteration))
+        if self.critic is not None:
+            losses.update(self._phase(self.critic, self.method.critic_loss, iteration))
         losses.update(self._phase(self.student, self.method.student_loss, iteration))
         for player in self.players:
             if player.scheduler is not None:

@@ -79,22 +79,20 @@ class StudentLoss(nn.Module):
         teacher.eval(), student.eval()
         try:
             with self.recorder as rec:
-                teacher(example), student(example)
+                classes = teacher(example).shape[1], student(example).shape[1]
             t_maps = [m.shape for m in rec.teacher_maps]
             s_maps = [m.shape for m in rec.student_maps]
             dims = ((rec.teacher_embedding.shape[1], rec.student_embedding.shape[1])
                     if self.needs_embedding else (0, 0))
         finally:
             teacher.train(modes[0]), student.train(modes[1])
-        return Probe(t_maps, s_maps, dims[0], dims[1], [f"{t}->{s}" for t, s in pairs])
+        return Probe(t_maps, s_maps, dims[0], dims[1], [f"{t}->{s}" for t, s in pairs], *classes)
 
-    def forward(self, images: torch.Tensor, targets: torch.Tensor | None = None,
-                teacher_logits: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Every term on ``images`` and their weighted sum under ``"loss"``. The teacher
-        runs without a graph (once; not at all when only logit terms are on and
-        ``teacher_logits`` are given, or no term needs it); ``targets`` are the class
-        labels of the terms that need them. Terms other than ``ce`` are scaled by the
-        warm-up ramp min(1, step / warmup)."""
+    def views(self, images: torch.Tensor, targets: torch.Tensor | None = None,
+              teacher_logits: torch.Tensor | None = None) -> Views:
+        """Run the models on ``images`` and gather what the terms read. The teacher runs
+        without a graph (once; not at all when only logit terms are on and
+        ``teacher_logits`` are given, or no term needs it)."""
         teacher, student = self._models
         if self.needs_targets and targets is None:
             raise ConfigError(f"student_loss terms {', '.join(self.needs_targets)} need class "
@@ -111,6 +109,37 @@ class StudentLoss(nn.Module):
         if self.needs_embedding:
             views.student_embedding = rec.student_embedding
             views.teacher_embedding = rec.teacher_embedding
+        return views
+
+    def critics(self) -> nn.ModuleDict:
+        """The discriminators of the adversarial terms, by term name: not part of this
+        module (nor of the student's optimizer) but the loop's ``critic`` player."""
+        return nn.ModuleDict({name: term.critic for name, term in self.terms.items()
+                              if term.needs_critic})
+
+    def critic_loss(self, images: torch.Tensor, targets: torch.Tensor | None = None,
+                    teacher_logits: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The critics' step on one batch: each adversarial term's discriminator loss
+        (teacher outputs real, student outputs fake; the student runs without a graph),
+        summed under ``"loss"``."""
+        with torch.no_grad():
+            views = self.views(images, targets, teacher_logits)
+        out: dict[str, torch.Tensor] = {}
+        for name, term in self.terms.items():
+            if term.needs_critic:
+                out.update({f"{name}/{k}": v for k, v in term.critic_loss(views).items()})
+        if not out:
+            raise ConfigError("no student_loss term has a discriminator (adversarial, anc)")
+        out["loss"] = sum(v for k, v in out.items() if k.endswith("/loss"))
+        return out
+
+    def forward(self, images: torch.Tensor, targets: torch.Tensor | None = None,
+                teacher_logits: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Every term on ``images`` (see :meth:`views`) and their weighted sum under
+        ``"loss"``; ``targets`` are the class labels of the terms that need them. Terms
+        other than ``ce`` are scaled by the warm-up ramp min(1, step / warmup)."""
+        views = self.views(images, targets, teacher_logits)
+        student_logits = views.student_logits
         out: dict[str, torch.Tensor] = {}
         total = student_logits.new_zeros(())
         ramp = min(1.0, float(self.steps) / self.warmup) if self.warmup else 1.0

@@ -38,6 +38,8 @@ class Probe:
     teacher_dim: int
     student_dim: int
     pair_names: list[str]
+    teacher_classes: int = 0
+    student_classes: int = 0
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Term(nn.Module):
     needs_embedding = False
     needs_targets = False
     needs_teacher = True
+    needs_critic = False  # has a discriminator, trained by the loop's critic player
 
     def __init__(self, probe: Probe, cfg: KnowledgeConfig) -> None:
         super().__init__()

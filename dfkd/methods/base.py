@@ -193,6 +193,11 @@ class DataFreeMethod:
             return self.knowledge(images, targets, teacher_logits)
         return self.distill(images, teacher_logits, targets)
 
+    def critic_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        """The adversarial ``student_loss`` terms' discriminators, on a student batch."""
+        images, teacher_logits, targets = self.student_inputs(iteration)
+        return self.knowledge.critic_loss(images, targets, teacher_logits)
+
     # -- the student's data ---------------------------------------------------------------
     def remember(self, images: torch.Tensor, teacher_logits: torch.Tensor) -> None:
         """Offer a freshly synthesized batch to the replay buffer (if there is one)."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env python
+"""AFD: two peers distil each other online through feature-map discriminators.
+
+    python tools/train_afd.py --dataset fashion_mnist --out runs/afd
+    python tools/train_afd.py --peers lenet5 lenet5 --epochs 10 --set gan_mode=hinge
+
+Defaults come from configs/afd/<dataset>.yaml; --set key=value overrides any key.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dfkd.afd import main  # noqa: E402
+from dfkd.cli import run_main  # noqa: E402
+
+if __name__ == "__main__":
+    run_main(main)
