@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: demo test data bench bench-losses bench-gan install clean-runs
+.PHONY: demo test data bench bench-losses bench-gan bench-joint install clean-runs
 
 install: $(VENV)/.installed
 
@@ -42,3 +42,8 @@ bench-losses: data
 # GAN compression: pix2pix and CycleGAN teachers, GAN Compression students, scratch students
 bench-gan: data
 	$(BIN)/python tools/benchmark_gan.py
+
+# joint G+D distillation (DCGAN teacher, scratch, Aguinaldo, joint students) and
+# adversarial student KD vs plain KD
+bench-joint: data
+	$(BIN)/python tools/benchmark_joint.py

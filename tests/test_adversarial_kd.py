@@ -52,6 +52,18 @@ def test_critic_loss_in_wgangp_mode_adds_the_penalty(tiny_classifier):
     assert float(critic["loss"]) == pytest.approx(float(expected), rel=1e-6)
 
 
+@pytest.mark.parametrize("mode", ["vanilla", "lsgan", "hinge", "wgangp"])
+def test_every_gan_mode_gives_finite_differentiable_losses(tiny_classifier, mode):
+    _, student, loss = build(tiny_classifier, {"adversarial": 1.0, "anc": 1.0},
+                             adversarial_gan_mode=mode)
+    x = torch.randn(4, 1, 8, 8)
+    critic = loss.critic_loss(x)
+    out = loss(x)
+    assert torch.isfinite(critic["loss"]) and torch.isfinite(out["loss"])
+    out["loss"].backward()
+    assert student.fc.weight.grad is not None and student.fc.weight.grad.abs().sum() > 0
+
+
 def test_discriminators_belong_to_the_critic_not_the_student(tiny_classifier):
     _, _, loss = build(tiny_classifier, {"kd": 1.0, "adversarial": 1.0, "anc": 1.0})
     critics = loss.critics()

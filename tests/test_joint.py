@@ -209,3 +209,15 @@ def test_joint_bad_inputs(fake_data_root, dcgan_teacher, tmp_path, fid_flags):
     with pytest.raises(CheckpointError, match="is not a DCGAN generator"):
         distil(fake_data_root, dcgan_teacher, tmp_path / "d", 1, fid_flags,
                "--teacher-ckpt", str(dcgan_teacher / "latest_net_D.pth"))
+
+
+@pytest.mark.parametrize("mode", ["lsgan", "hinge", "wgangp"])
+def test_every_gan_mode_distils_and_trains_a_dcgan(mode, fake_data_root, dcgan_teacher, tmp_path,
+                                                   fid_flags):
+    assert distil(fake_data_root, dcgan_teacher, tmp_path / "joint", 1, fid_flags,
+                  "--set", f"gan_mode={mode}") == 0
+    assert train_gan(["--task", "dcgan", "--data-root", str(fake_data_root), "--out",
+                      str(tmp_path / "dcgan"), "--iters", "1", *TINY, *fid_flags,
+                      "--set", f"gan_mode={mode}"]) == 0
+    metrics = json.loads((tmp_path / "dcgan" / "metrics.json").read_text())
+    assert metrics["config"]["gan_mode"] == mode
