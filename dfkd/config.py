@@ -419,7 +419,7 @@ class JointConfig:
     student_ndf: int = 16
     gan_mode: str = "vanilla"
     gan_weight: float = 1.0
-    pixel_weight: float = 10.0
+    pixel_weight: float = 30.0
     d_distill_weight: float = 1.0
     fid: FIDConfig = field(default_factory=FIDConfig)
     student: PlayerConfig = field(default_factory=_dcgan_optim)
