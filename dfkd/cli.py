@@ -18,8 +18,9 @@ from torch.utils.data import TensorDataset
 from dfkd.config import CONFIG_DIR, build_config, to_dict
 from dfkd.data import DatasetSpec, get_spec, load_tensors
 from dfkd.engine.logger import RunLogger
+from dfkd.engine.loop import PREVIOUS
 from dfkd.engine.state import seed_everything
-from dfkd.errors import ConfigError, DfkdError
+from dfkd.errors import ConfigError, CorruptCheckpointError, DfkdError
 from dfkd.models import build_model
 from dfkd.teacher import load_teacher
 
@@ -155,10 +156,20 @@ def config_path(folder: str, dataset: str) -> Path:
 
 
 def check_out(out: Path, resume: bool) -> None:
-    """A run folder that holds a run is only continued with ``--resume``."""
-    if (out / "latest.pt").exists() and not resume:
-        raise DfkdError(f"{out} already holds a run (latest.pt): pass --resume to continue it "
-                        "or choose another --out")
+    """A run folder that holds a run is only continued with ``--resume``; an output folder
+    that cannot be written is an error now, not after the first evaluation."""
+    for name in ("latest.pt", PREVIOUS):
+        if (out / name).exists() and not resume:
+            raise DfkdError(f"{out} already holds a run ({name}): pass --resume to continue it "
+                            "or choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DfkdError(f"cannot write to the run folder {out} ({exc.strerror or exc}): "
+                        "choose another --out") from None
 
 
 @dataclass
@@ -218,14 +229,25 @@ def start_run(out: Path, cfg) -> RunLogger:
 
 
 def resume_if_asked(loop, out: Path, resume: bool) -> None:
-    """With ``--resume``, continue ``out/latest.pt`` where there is one."""
-    latest = out / "latest.pt"
-    if resume:
-        if latest.exists():
-            loop.resume(latest)
-            print(f"resuming {latest} at iteration {loop.iteration} of {loop.total_iters}")
-        else:
-            print(f"--resume: no {latest} yet, starting a new run")
+    """With ``--resume``, continue ``out/latest.pt`` where there is one; when it cannot be
+    read (truncated, corrupt), say so and continue ``out/previous.pt``, the checkpoint it
+    replaced."""
+    if not resume:
+        return
+    candidates = [path for path in (out / "latest.pt", out / PREVIOUS) if path.exists()]
+    if not candidates:
+        print(f"--resume: no {out / 'latest.pt'} yet, starting a new run")
+        return
+    for i, path in enumerate(candidates):
+        try:
+            loop.resume(path)
+        except CorruptCheckpointError as exc:
+            if i + 1 == len(candidates):
+                raise
+            print(f"warning: {exc}; resuming from {candidates[i + 1]} instead", file=sys.stderr)
+            continue
+        print(f"resuming {path} at iteration {loop.iteration} of {loop.total_iters}")
+        return
 
 
 def finish_run(loop, resume: bool, out: Path, logger: RunLogger, cfg, teacher_meta: dict,

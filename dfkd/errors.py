@@ -17,5 +17,9 @@ class CheckpointError(DfkdError):
     """A checkpoint that is missing, corrupt, or does not fit the requested model."""
 
 
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint file that cannot be read at all (truncated, overwritten, not torch)."""
+
+
 class DatasetMissingError(DfkdError):
     """A dataset that is not on disk where dfkd looks for it."""

@@ -7,8 +7,10 @@ discriminator of adversarial student KD, Wang et al. 2018, beside a data-free ge
 steps on ``method.student_loss``; schedulers advance once per iteration. While a player
 steps, the other player's parameters are frozen, so its loss never fills gradients that
 are not its own. The loop owns what every method shares: optimizers, schedules, EMA
-copies, gradient clipping, NaN checks, TensorBoard, progress, evaluation, atomic
-``latest.pt``/``best.pt`` and exact resume. A method only says what the losses are.
+copies, gradient clipping, divergence checks (a non-finite loss or gradient stops the run
+before the step; weights or statistics with NaN/Inf are never checkpointed), TensorBoard,
+progress, evaluation, atomic ``latest.pt`` (the one it replaces kept as ``previous.pt``)
+and ``best.pt``, and exact resume. A method only says what the losses are.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from dfkd.errors import CheckpointError, DfkdError
 from dfkd.metrics.memory import current_rss_mb
 
 CHECKPOINT_FORMAT = "dfkd-loop-1"
+PREVIOUS = "previous.pt"  # the checkpoint latest.pt replaced: resume falls back to it
 
 
 class DivergenceError(DfkdError):
@@ -79,6 +82,7 @@ class AdversarialLoop:
         self.last_eval: dict[str, float] = {}
         self.history: list[dict[str, float]] = []  # every evaluation, with iteration and time
         self.seconds = 0.0  # training wall time, summed over resumed runs
+        self._saved_at: int | None = None  # iteration of the newest latest.pt
 
     # -- one iteration -------------------------------------------------------------------
     def _phase(self, player: Player, loss_fn: Callable, iteration: int) -> dict[str, torch.Tensor]:
@@ -88,19 +92,48 @@ class AdversarialLoop:
             losses = loss_fn(iteration)
             total = losses["loss"]
             if not torch.isfinite(total):
-                raise DivergenceError(
-                    f"{player.name} loss is {float(total.detach())} at iteration {iteration} "
-                    f"(terms: {', '.join(f'{k}={float(v.detach()):.4g}' for k, v in losses.items())}); "
-                    f"lower the learning rate or set {player.name}.clip_grad. The last good "
-                    f"checkpoint is {self.out_dir / 'latest.pt'}")
+                raise self._divergence(f"{player.name} loss is {float(total.detach())}",
+                                       iteration, losses, player)
             player.optimizer.zero_grad(set_to_none=True)
             total.backward()
+            params = [p for p in player.parameters() if p.grad is not None]
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+            if not torch.isfinite(norm):  # caught before the step: the weights stay good
+                name = next(n for n, p in player.named_parameters()
+                            if p.grad is not None and not torch.isfinite(p.grad).all())
+                raise self._divergence(f"{player.name} gradient of {name} is not finite",
+                                       iteration, losses, player)
             if player.clip_grad:
-                torch.nn.utils.clip_grad_norm_(list(player.parameters()), player.clip_grad)
+                torch.nn.utils.clip_grads_with_norm_(params, player.clip_grad, norm)
             player.optimizer.step()
             if player.ema is not None:
                 player.ema.update_parameters(player.model)
         return {f"{player.name}/{k}": v.detach() for k, v in losses.items()}
+
+    def _divergence(self, what: str, iteration: int, losses: dict[str, torch.Tensor],
+                    player: Player) -> DivergenceError:
+        terms = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items())
+        return DivergenceError(
+            f"{what} at iteration {iteration} (terms: {terms}); lower the learning rate or set "
+            f"{player.name}.clip_grad. The last good checkpoint is {self.out_dir / 'latest.pt'}"
+            + (f" (iteration {self._saved_at})" if self._saved_at is not None else "")
+            + ": continue it with --resume")
+
+    def _check_finite(self) -> None:
+        """Refuse to checkpoint weights or statistics that hold NaN/Inf, so latest.pt
+        stays the last good state."""
+        for player in self.players:
+            parts = [("", player.model), ("aux.", player.aux)]
+            if player.ema is not None:
+                parts.append(("ema.", player.ema))
+            for prefix, module in parts:
+                for name, value in (*module.named_parameters(), *module.named_buffers()):
+                    if value.is_floating_point() and not torch.isfinite(value).all():
+                        raise DivergenceError(
+                            f"{player.name} {prefix}{name} holds NaN/Inf at iteration "
+                            f"{self.iteration}; {self.out_dir / 'latest.pt'} was not "
+                            "overwritten and keeps the last good state: lower the learning "
+                            f"rate or set {player.name}.clip_grad, then --resume")
 
     def step(self, iteration: int) -> dict[str, torch.Tensor]:
         """One iteration: adversary steps, critic steps, student steps, schedules."""
@@ -155,7 +188,9 @@ class AdversarialLoop:
             if score is not None and (self.best is None or (
                     score < self.best if self.lower_is_better else score > self.best)):
                 self.best, improved = score, True
-        self.save(self.out_dir / "latest.pt")
+        self._check_finite()
+        self.save(self.out_dir / "latest.pt", previous=self.out_dir / PREVIOUS)
+        self._saved_at = self.iteration
         if improved:
             tmp = self.out_dir / ".best.pt.tmp"
             shutil.copyfile(self.out_dir / "latest.pt", tmp)
@@ -176,8 +211,10 @@ class AdversarialLoop:
             "rng": rng_state(),
         }
 
-    def save(self, path: str | Path) -> None:
-        atomic_save(self.state_dict(), path)
+    def save(self, path: str | Path, previous: str | Path | None = None) -> None:
+        """Write the run's state to ``path`` atomically; with ``previous``, the state
+        ``path`` held moves there (the fallback when ``path`` is later found corrupt)."""
+        atomic_save(self.state_dict(), path, previous)
 
     def resume(self, path: str | Path) -> None:
         """Load a checkpoint written by :meth:`save`, checking it belongs to this run."""
@@ -208,4 +245,5 @@ class AdversarialLoop:
         self.last_eval = state["last_eval"]
         self.history = state["history"]
         self.seconds = state["seconds"]
+        self._saved_at = self.iteration
         set_rng_state(state["rng"])

@@ -83,6 +83,10 @@ class Player:
         yield from self.model.parameters()
         yield from self.aux.parameters()
 
+    def named_parameters(self):
+        yield from self.model.named_parameters()
+        yield from (("aux." + n, p) for n, p in self.aux.named_parameters())
+
     def set_trainable(self, flag: bool) -> None:
         """Freeze or unfreeze this player's parameters (gradients only, not BN mode)."""
         for p in self.parameters():

@@ -15,11 +15,12 @@ from typing import Any
 
 import torch
 
-from dfkd.errors import CheckpointError
+from dfkd.errors import CheckpointError, CorruptCheckpointError
 
 
-def atomic_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temp file in the same folder, then rename over ``path``."""
+def atomic_save(obj: Any, path: str | Path, previous: str | Path | None = None) -> None:
+    """``torch.save`` to a temp file in the same folder, then rename over ``path``; with
+    ``previous``, the file ``path`` held is first renamed to it (the last good copy)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -28,6 +29,8 @@ def atomic_save(obj: Any, path: str | Path) -> None:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        if previous is not None and path.exists():
+            os.replace(path, previous)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -43,7 +46,7 @@ def safe_load(path: str | Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated/garbage files
-        raise CheckpointError(
+        raise CorruptCheckpointError(
             f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): "
             f"{type(exc).__name__}") from None
 
