@@ -29,7 +29,7 @@ from dfkd.cli import start_run, write_json
 from dfkd.config import AFDConfig, build_config, to_dict
 from dfkd.data import get_spec, load_tensors
 from dfkd.data.epoch_order import EpochOrder
-from dfkd.engine import AdversarialLoop, Player, RunLogger, seed_everything
+from dfkd.engine import AdversarialLoop, Player, RunLogger, StatelessMethod, seed_everything
 from dfkd.errors import ConfigError, DfkdError
 from dfkd.hooks import FeatureRecorder
 from dfkd.image_translation import check_gan_mode
@@ -79,7 +79,7 @@ def eval_mode(module: nn.Module):
         module.train(was_training)
 
 
-class AFD:
+class AFD(StatelessMethod):
     """The two peers' game (see the module docstring); ``peers`` holds two classifiers."""
 
     def __init__(self, peers: nn.ModuleDict, train: TensorDataset, batch_size: int, seed: int,
@@ -168,12 +168,6 @@ class AFD:
             parts[f"adv_{i}"] = self.adv_weight * gan_loss(d(maps[i]), True, self.gan_mode,
                                                            for_discriminator=False)
         return {"loss": sum(parts.values()), **parts}
-
-    def state_dict(self) -> dict:
-        return {}  # batches are a function of (seed, iteration); the players hold the rest
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
     def log_media(self, logger: RunLogger, iteration: int) -> None:
         """Channel means of both peers' shared-shape maps of 8 training images (rows)."""

@@ -22,14 +22,14 @@ from dfkd.cli import (add_run_args, build_run_config, critic_player, finish_run,
 from dfkd.config import KDConfig
 from dfkd.data import load_tensors
 from dfkd.data.epoch_order import EpochOrder
-from dfkd.engine import AdversarialLoop, Player
+from dfkd.engine import AdversarialLoop, Player, StatelessMethod
 from dfkd.errors import ConfigError
 from dfkd.knowledge import StudentLoss
 from dfkd.metrics import accuracy
 from dfkd.registry import DATASETS
 
 
-class DataDrivenKD:
+class DataDrivenKD(StatelessMethod):
     """The student's side of the loop on real data: one batch per iteration."""
 
     def __init__(self, knowledge: StudentLoss, train: TensorDataset, batch_size: int, seed: int,
@@ -62,12 +62,6 @@ class DataDrivenKD:
 
     def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         raise RuntimeError("data-driven KD has no adversary")
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
     def log_media(self, logger, iteration: int) -> None:
         pass

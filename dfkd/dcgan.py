@@ -15,6 +15,7 @@ import torch.nn as nn
 
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
+from dfkd.engine.loop import StatelessMethod
 from dfkd.errors import ConfigError
 from dfkd.gan_eval import generate
 from dfkd.image_translation import GRID, check_gan_mode
@@ -29,7 +30,7 @@ def latent_bank(n: int, nz: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
     return torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
 
 
-class UnconditionalGAN:
+class UnconditionalGAN(StatelessMethod):
     """``generator`` learns to make images like ``images`` (N, C, H, W) in [-1, 1]."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, images: torch.Tensor,
@@ -60,12 +61,6 @@ class UnconditionalGAN:
         fake = self.generator(self.latent())
         adv = gan_loss(self.discriminator(fake), True, self.gan_mode, for_discriminator=False)
         return {"loss": adv, "gan": adv}
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
+from dfkd.engine.loop import StatelessMethod
 from dfkd.errors import ConfigError
 from dfkd.gan_eval import generate
 from dfkd.hooks import PairRecorder
@@ -55,7 +56,7 @@ def channel_mappings(teacher: nn.Module, student: nn.Module, layers: list[str],
     return mappings.to(probe.device)
 
 
-class GANCompression:
+class GANCompression(StatelessMethod):
     """Distil ``teacher`` into ``student`` on ``inputs`` (paired with ``targets``, or with
     ``targets`` the real images of the target domain when ``paired`` is False)."""
 
@@ -113,12 +114,6 @@ class GANCompression:
                                                     self.mappings)
         total = sum(self.weights[k] * v for k, v in terms.items())
         return {"loss": total, **terms}
-
-    def state_dict(self) -> dict:
-        return {}  # the mappings train with the student: its player's aux saves them
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:

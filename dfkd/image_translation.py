@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
+from dfkd.engine.loop import StatelessMethod
 from dfkd.errors import ConfigError
 from dfkd.gan_eval import generate
 from dfkd.losses.gan import discriminator_loss, gan_loss
@@ -30,7 +31,7 @@ def check_gan_mode(mode: str) -> None:
         raise ConfigError(f"gan_mode: {exc}") from None
 
 
-class Pix2Pix:
+class Pix2Pix(StatelessMethod):
     """Paired image-to-image translation: ``inputs[i]`` should become ``targets[i]``."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, inputs: torch.Tensor,
@@ -65,12 +66,6 @@ class Pix2Pix:
                        for_discriminator=False)
         l1 = F.l1_loss(fake, y)
         return {"loss": adv + self.l1_weight * l1, "gan": adv, "l1": l1}
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:

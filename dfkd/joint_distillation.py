@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
+from dfkd.engine.loop import StatelessMethod
 from dfkd.errors import ConfigError
 from dfkd.gan_eval import generate
 from dfkd.image_translation import GRID, check_gan_mode
@@ -41,7 +42,7 @@ def discriminator_distillation(student_d: nn.Module, teacher_d: nn.Module,
     return total
 
 
-class JointDistillation:
+class JointDistillation(StatelessMethod):
     """A student GAN learning from a frozen teacher GAN and the real ``images``."""
 
     def __init__(self, teacher_g: nn.Module, teacher_d: nn.Module | None, student_g: nn.Module,
@@ -99,12 +100,6 @@ class JointDistillation:
         pixel = F.l1_loss(fake, target)
         return {"loss": self.weights["gan"] * adv + self.weights["pixel"] * pixel,
                 "gan": adv, "pixel": pixel}
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:

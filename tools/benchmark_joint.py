@@ -44,6 +44,8 @@ TOOLS = ROOT / "tools"
 KD_ROWS = {  # name: (tool, flags, seeds)
     "kd": ("train_kd.py", ["--loss", "ce=0.1", "kd=0.9"], [0, 1]),
     "kd+adversarial": ("train_kd.py", ["--loss", "ce=0.1", "kd=0.9", "adversarial=1"], [0, 1]),
+    "kd+adversarial, γ 0.1": ("train_kd.py", ["--loss", "ce=0.1", "kd=0.9", "adversarial=0.1"],
+                              [0, 1]),
     "kd+anc": ("train_kd.py", ["--loss", "ce=0.1", "kd=0.9", "anc=1"], [0, 1]),
     "dafl": ("train_dfkd.py", ["--method", "dafl"], [0]),
     # DAFL's own student loss is KD at τ = 1; the block keeps it and adds the critic's term
@@ -149,7 +151,9 @@ def gan_lines(gan: dict) -> list[str]:
     lines = ["## Joint G+D distillation: DCGAN on Fashion-MNIST", "",
              f"FID of {gan['images']} samples (fixed latents) against {gan['images']} test images "
              f"under {gan['fid_features']}; {gan['images']} real training images give FID "
-             f"{gan['real_fid']:.2f}. L1/PSNR to teacher: the same z through both generators.", "",
+             f"{gan['real_fid']:.2f}. L1/PSNR to teacher: the same z through both generators. "
+             "Train seconds are each run's wall time as it ran, not timed side by side (the "
+             "machine was shared with other jobs); MACs are the cost measure.", "",
              "| model | ngf | params | MMACs/image | FID | gap closed | L1 / PSNR to teacher | iters | train s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for model, r in gan["rows"].items():
@@ -174,11 +178,13 @@ def kd_lines(rows: list[dict]) -> list[str]:
         spread = f" ± {r['acc_sd']:.2f}" if len(r["seeds"]) > 1 else ""
         teacher = f"{r['teacher_acc']:.2f}" if r["teacher_acc"] else "none (online peers)"
         peers = "; " + ", ".join(f"{k} {v:.2f}" for k, v in r["peer_accs"].items()) if r["peer_accs"] else ""
-        lines.append(f"| {r['row']} | `{r['tool']} {' '.join(r['flags'])}` | {r['acc']:.2f}{spread} | "
+        command = " ".join([r["tool"], *r["flags"]])
+        lines.append(f"| {r['row']} | `{command}` | {r['acc']:.2f}{spread} | "
                      f"{', '.join(f'{a:.2f}' for a in r['accs'])}{peers} | {teacher} | "
                      f"{r['seconds']:.0f} |")
     accs = {r["row"]: r for r in rows}
-    for base, variants in (("kd", ("kd+adversarial", "kd+anc")), ("dafl", ("dafl+adversarial",)),
+    lines.append("")
+    for base, variants in (("kd", ("kd+adversarial", "kd+adversarial, γ 0.1", "kd+anc")), ("dafl", ("dafl+adversarial",)),
                            ("afd, adv_weight 0 (DML)", ("afd",))):
         for name in variants:
             if base in accs and name in accs:

@@ -52,6 +52,17 @@ class Method(Protocol):
     def log_media(self, logger: RunLogger, iteration: int) -> None: ...
 
 
+class StatelessMethod:
+    """Base of the methods with nothing of their own to checkpoint: batches are a function
+    of (seed, iteration) and every learnable part belongs to a player."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
 class AdversarialLoop:
     """Alternates an adversary and a student; checkpoints, logs and evaluates."""
 
