@@ -54,12 +54,17 @@ def kill_after_first_checkpoint(tool: str, args: list[str], out) -> int:
     return torch.load(out / "latest.pt", weights_only=True)["iteration"]
 
 
+def gan_run(data_root):
+    """Flags both image-to-image tools take: tiny batches, frequent checkpoints, no FID,
+    constant learning rates."""
+    return ["--data-root", str(data_root), "--set", "ndf=4", "--set", "train.batch_size=8",
+            "--set", "train.eval_every=2", "--set", "train.eval_pairs=8",
+            "--set", "fid.classifier=", "--set", "discriminator.schedule.name=constant"]
+
+
 def gan_args(data_root, *extra):
-    return ["--data-root", str(data_root), "--set", "netG=resnet_6blocks", "--set", "ngf=4",
-            "--set", "ndf=4", "--set", "train.batch_size=8", "--set", "train.eval_every=2",
-            "--set", "train.eval_pairs=8", "--set", "fid.classifier=", "--set",
-            "generator.schedule.name=constant", "--set", "discriminator.schedule.name=constant",
-            *extra]
+    return [*gan_run(data_root), "--set", "netG=resnet_6blocks", "--set", "ngf=4",
+            "--set", "generator.schedule.name=constant", *extra]
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +84,7 @@ def cases(teacher, data_root, pix2pix_teacher):
                         "--set", "generator.ngf=4", "--set", "generator.nz=8",
                         "--set", "train.eval_every=5", "--set", "train.threads=1"], 60),
         "train_gan": ([*gan_args(data_root), "--iters", "40", "--set", "train.threads=1"], 40),
-        "compress_gan": ([*gan_args(data_root), "--teacher-ckpt", str(pix2pix_teacher),
+        "compress_gan": ([*gan_run(data_root), "--teacher-ckpt", str(pix2pix_teacher),
                           "--iters", "40", "--set", "student_ngf=2",
                           "--set", "student.schedule.name=constant", "--set", "train.threads=1"], 40),
         "train_afd": (["--data-root", str(data_root), "--epochs", "30", "--batch-size", "32",
