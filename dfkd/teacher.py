@@ -12,8 +12,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
+from dfkd.config import OptimConfig, PlayerConfig, ScheduleConfig
 from dfkd.data import get_spec, load_tensors
 from dfkd.errors import CheckpointError
 from dfkd.metrics import accuracy
@@ -28,43 +29,66 @@ def default_teacher_path(arch: str, dataset: str) -> Path:
 
 
 def train_classifier(model: nn.Module, train: TensorDataset, test: TensorDataset, *,
-                     epochs: int, lr: float = 1e-3, batch_size: int = 128,
-                     device: str = "cpu", seed: int = 0, log=print) -> float:
-    """Supervised training with Adam and a cosine schedule; returns test accuracy (%)."""
+                     epochs: int, run_dir: str | Path, resume: bool = False, lr: float = 1e-3,
+                     batch_size: int = 128, device: str = "cpu", seed: int = 0,
+                     log=print) -> float:
+    """Supervised training on the shared loop (one player, no adversary): Adam with a
+    cosine schedule, cross-entropy, one evaluation and checkpoint per epoch in ``run_dir``
+    (``resume``: continue its latest.pt exactly). Returns the final test accuracy (%)."""
+    from dfkd.cli import check_out, resume_if_asked
+    from dfkd.data_driven import DataDrivenKD
+    from dfkd.engine import AdversarialLoop, Player
+
+    run_dir = Path(run_dir)
+    check_out(run_dir, resume)
     model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loader_rng = torch.Generator().manual_seed(seed)
-    loader = DataLoader(train, batch_size=batch_size, shuffle=True, generator=loader_rng)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        for images, labels in loader:
-            loss = F.cross_entropy(model(images.to(device)), labels.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+    method = DataDrivenKD(lambda x, y: {"loss": F.cross_entropy(model(x), y)}, train,
+                          batch_size, seed, torch.device(device))
+    iters = epochs * method.steps_per_epoch
+    cfg = PlayerConfig(optim=OptimConfig("adam", lr=lr), schedule=ScheduleConfig("cosine"))
+    player = Player.from_config("model", model, cfg, iters)
+    started = [time.perf_counter()]
+
+    def evaluate() -> dict[str, float]:
         acc = accuracy(model, test, device=device)
-        log(f"epoch {epoch + 1}/{epochs}: test accuracy {acc:.2f}% "
-            f"({time.perf_counter() - start:.1f}s)")
-    return acc
+        epoch = loop.iteration // method.steps_per_epoch
+        log(f"epoch {epoch}/{epochs}: test accuracy {acc:.2f}% "
+            f"({time.perf_counter() - started[0]:.1f}s)")
+        started[0] = time.perf_counter()
+        return {"acc": acc}
+
+    loop = AdversarialLoop(method, player, None, iters, run_dir, evaluate=evaluate,
+                           eval_every=method.steps_per_epoch, log_every=iters + 1,
+                           identity={"method": "supervised", "model": type(model).__name__,
+                                     "epochs": epochs, "seed": seed})
+    resume_if_asked(loop, run_dir, resume)
+    return loop.run()["acc"]
 
 
 def train_teacher(arch: str, dataset: str, out: str | Path | None = None, *, epochs: int = 10,
                   data_root: str | None = None, device: str = "cpu", seed: int = 0,
+                  run_dir: str | Path | None = None, resume: bool = False,
                   log=print) -> tuple[nn.Module, dict]:
-    """Train ``arch`` on ``dataset`` and save it (default ``checkpoints/<arch>_<dataset>.pt``)."""
+    """Train ``arch`` on ``dataset`` and save it (default ``checkpoints/<arch>_<dataset>.pt``);
+    the run's checkpoints go to ``run_dir`` (default ``runs/teacher_<arch>_<dataset>``, or
+    ``<out>_run`` beside an explicit ``out``)."""
     spec = get_spec(dataset, data_root)
     torch.manual_seed(seed)
     model = build_model(arch, in_channels=spec.in_channels, num_classes=spec.num_classes)
     train, test = load_tensors(dataset, data_root, train=True), load_tensors(dataset, data_root)
-    acc = train_classifier(model, train, test, epochs=epochs, device=device, seed=seed, log=log)
+    if run_dir is None:
+        run_dir = (Path(out).with_name(Path(out).stem + "_run") if out
+                   else Path("runs") / f"teacher_{arch}_{dataset}")
+    run_dir = Path(run_dir)
+    acc = train_classifier(model, train, test, epochs=epochs, run_dir=run_dir, resume=resume,
+                           device=device, seed=seed, log=log)
     meta = {"arch": arch, "dataset": dataset, "num_classes": spec.num_classes,
             "in_channels": spec.in_channels, "image_size": spec.image_size,
             "test_acc": acc, "epochs": epochs}
     path = Path(out) if out else default_teacher_path(arch, dataset)
     save_weights(model.cpu(), path, meta)
-    log(f"saved teacher {arch} ({acc:.2f}% on the {dataset} test set) to {path}")
+    log(f"saved teacher {arch} ({acc:.2f}% on the {dataset} test set) to {path} "
+        f"(run folder {run_dir})")
     return model.to(device), meta
 
 
@@ -81,7 +105,8 @@ def load_teacher(arch: str, dataset: str, ckpt: str | Path | None = None, *,
     if not path.exists():
         if train_if_missing and not ckpt and (arch, dataset) == EMBEDDED_DEFAULT:
             log(f"no teacher at {path}: training {arch} on {dataset} first (about 2 minutes)")
-            return train_teacher(arch, dataset, path, data_root=data_root, device=device, log=log)
+            return train_teacher(arch, dataset, path, data_root=data_root, device=device,
+                                 resume=True, log=log)  # an interrupted one continues
         raise CheckpointError(
             f"no teacher checkpoint at {path}. Fix: python tools/train_teacher.py --model {arch} "
             f"--dataset {dataset}, or pass --teacher-ckpt PATH")

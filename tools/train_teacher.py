@@ -4,6 +4,8 @@
     python tools/train_teacher.py --model lenet5 --dataset fashion_mnist --epochs 10
 
 The file (default checkpoints/<model>_<dataset>.pt) is what tools/train_dfkd.py looks for.
+Training runs on the shared loop: one checkpoint per epoch in --run-dir, and --resume
+continues a stopped run exactly.
 """
 from __future__ import annotations
 
@@ -25,13 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="fashion_mnist")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--out", default=None, help="default checkpoints/<model>_<dataset>.pt")
+    parser.add_argument("--run-dir", default=None,
+                        help="checkpoints of the run (default runs/teacher_<model>_<dataset>, or OUT_run)")
+    parser.add_argument("--resume", action="store_true", help="continue RUN_DIR/latest.pt")
     add_common_args(parser)
     args = parser.parse_args(argv)
     spec = get_spec(args.dataset, args.data_root)
     build_model(args.model, in_channels=spec.in_channels, num_classes=spec.num_classes)
     device = resolve_device(args.device or "cpu")
     train_teacher(args.model, args.dataset, args.out, epochs=args.epochs, data_root=args.data_root,
-                  device=str(device), seed=args.seed or 0)
+                  device=str(device), seed=args.seed or 0, run_dir=args.run_dir,
+                  resume=args.resume)
     return 0
 
 
