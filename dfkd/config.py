@@ -138,6 +138,15 @@ class KnowledgeConfig:
 
 
 @dataclass
+class MonitorConfig:
+    """Mode-collapse warnings of a data-free run (``dfkd.metrics.collapse``), checked at
+    every evaluation on a fixed bank of 256 latents; both figures go to TensorBoard."""
+
+    min_class_entropy: float = 0.5  # teacher-class histogram entropy / log K
+    min_sample_diversity: float = 0.1  # mean RMS pixel difference of sample pairs
+
+
+@dataclass
 class TrainConfig:
     """Length, batch, logging and evaluation of a run."""
 
@@ -176,6 +185,7 @@ class DFKDConfig:
     critic: PlayerConfig = field(default_factory=_critic_optim)
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 

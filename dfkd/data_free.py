@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
@@ -16,6 +17,7 @@ from dfkd.engine import AdversarialLoop, Player
 from dfkd.errors import ConfigError
 from dfkd.knowledge import StudentLoss
 from dfkd.metrics import accuracy
+from dfkd.metrics.collapse import collapse_warnings
 from dfkd.registry import DATASETS, METHODS
 from dfkd.replay import ReplayBuffer
 from generators import build_generator
@@ -76,11 +78,20 @@ def main(argv: list[str] | None = None) -> int:
     logger = start_run(out, cfg)
     # with student.ema, the averaged weights are the student that is measured and kept
     evaluated = student_player.ema.module if student_player.ema else student
+
+    def evaluate() -> dict[str, float]:
+        figures = {"acc": accuracy(evaluated, run.test_set, device=device),
+                   "early_bank_acc": method.early_bank_agreement(loop.iteration, evaluated),
+                   **method.collapse_figures()}
+        for warning in collapse_warnings(figures["class_entropy"], figures["sample_diversity"],
+                                         cfg.monitor.min_class_entropy,
+                                         cfg.monitor.min_sample_diversity):
+            print(f"warning: possible mode collapse at iteration {loop.iteration}: {warning}",
+                  file=sys.stderr)
+        return figures
+
     loop = AdversarialLoop(
-        method, student_player, generator_player, iters, out,
-        evaluate=lambda: {"acc": accuracy(evaluated, run.test_set, device=device),
-                          "early_bank_acc": method.early_bank_agreement(loop.iteration,
-                                                                        evaluated)},
+        method, student_player, generator_player, iters, out, evaluate=evaluate,
         eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
         identity={"method": cfg.method, "dataset": cfg.dataset, "teacher": cfg.teacher,

@@ -23,6 +23,7 @@ from dfkd.hooks import FeatureRecorder, PairRecorder
 from dfkd.knowledge import StudentLoss
 from dfkd.losses import BNStatisticsPrior, attention_transfer, member_diversity_loss
 from dfkd.metrics import SyntheticBank
+from dfkd.metrics.collapse import class_entropy, sample_diversity
 from dfkd.models import feature_groups
 from dfkd.replay import ReplayBuffer
 from generators import MultiGenerator, balanced_labels, is_conditional
@@ -264,6 +265,14 @@ class DataFreeMethod:
             images = self.synthesize(self._bank_z)
             self.bank.capture(images, self.teacher(images), iteration)
         return self.bank.agreement(student or self.student)
+
+    @torch.no_grad()
+    def collapse_figures(self) -> dict[str, float]:
+        """Mode-collapse signs on the fixed latents of the sample grid
+        (``dfkd.metrics.collapse``): the teacher-class entropy and the sample diversity."""
+        images = self.synthesize(self._image_z)
+        return {"class_entropy": class_entropy(self.teacher(images)),
+                "sample_diversity": sample_diversity(images)}
 
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:
