@@ -205,7 +205,28 @@ def setup_run(cfg, out: Path, resume: bool) -> RunSetup:
     seed_everything(cfg.train.seed)
     student = build_model(cfg.student.model, in_channels=spec.in_channels,
                           num_classes=spec.num_classes).to(device)
+    for role, name, model in (("teacher", cfg.teacher, teacher),
+                              ("student", cfg.student.model, student)):
+        check_input_size(model, f"the {role} {name}", spec, device)
     return RunSetup(device, spec, test_set, teacher, meta, student)
+
+
+def check_input_size(model: nn.Module, what: str, spec: DatasetSpec, device) -> None:
+    """Run one blank image of the dataset's size through ``model`` (eval mode, no graph)
+    so that a model too deep for the images fails here with the fix, not mid-run."""
+    shape = (1, spec.in_channels, spec.image_size, spec.image_size)
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(shape, device=device))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0][:200]
+        raise ConfigError(f"{what} does not take {spec.in_channels}×{spec.image_size}×"
+                          f"{spec.image_size} images ({first}): resize the images (imagefolder: "
+                          "image_size in spec.yaml) or pick a model made for this size") from None
+    finally:
+        model.train(was)
 
 
 def critic_player(knowledge, cfg, total_iters: int, device: torch.device):
@@ -220,9 +241,12 @@ def critic_player(knowledge, cfg, total_iters: int, device: torch.device):
 
 
 def start_run(out: Path, cfg) -> RunLogger:
-    """Create the run folder, write its ``config.yaml``, open its TensorBoard log."""
+    """Create the run folder, write its ``config.yaml`` (a run being resumed keeps the one
+    it started with: a resume that is then refused must not change it; metrics.json holds
+    each session's config), open its TensorBoard log."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    if not any((out / name).exists() for name in ("latest.pt", PREVIOUS)):
+        (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     logger = RunLogger(out / "tb")
     logger.text("config", "```\n" + str(to_dict(cfg)) + "\n```", 0)
     return logger

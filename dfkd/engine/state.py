@@ -48,7 +48,7 @@ def safe_load(path: str | Path) -> dict:
     except Exception as exc:  # torch raises several types for truncated/garbage files
         raise CorruptCheckpointError(
             f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): "
-            f"{type(exc).__name__}") from None
+            f"{type(exc).__name__}; pass an intact copy") from None
 
 
 def rng_state() -> dict:
