@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: demo test data bench bench-losses bench-gan bench-joint install clean-runs
+.PHONY: demo test data bench bench-deps bench-losses bench-gan bench-joint install clean-runs
 
 install: $(VENV)/.installed
 
@@ -32,18 +32,27 @@ demo: data
 test: install
 	$(BIN)/python -m pytest tests
 
-bench: data
+# the plots of the benchmark pages need matplotlib (the bench extra)
+bench-deps: install
+	$(BIN)/python -m pip install -q -e '.[bench]'
+
+# each bench target ends by regenerating benchmarks/README.md (tables and plots of all of them)
+bench: data bench-deps
 	$(BIN)/python tools/benchmark.py
+	$(BIN)/python tools/benchmark_report.py
 
 # knowledge-form losses with real data (tools/train_kd.py), two teacher/student pairs
-bench-losses: data
+bench-losses: data bench-deps
 	$(BIN)/python tools/benchmark_losses.py
+	$(BIN)/python tools/benchmark_report.py
 
 # GAN compression: pix2pix and CycleGAN teachers, GAN Compression students, scratch students
-bench-gan: data
+bench-gan: data bench-deps
 	$(BIN)/python tools/benchmark_gan.py
+	$(BIN)/python tools/benchmark_report.py
 
 # joint G+D distillation (DCGAN teacher, scratch, Aguinaldo, joint students) and
 # adversarial student KD vs plain KD
-bench-joint: data
+bench-joint: data bench-deps
 	$(BIN)/python tools/benchmark_joint.py
+	$(BIN)/python tools/benchmark_report.py
