@@ -17,6 +17,7 @@ from torch.utils.data import TensorDataset
 
 from dfkd.config import CONFIG_DIR, build_config, to_dict
 from dfkd.data import DatasetSpec, get_spec, load_tensors
+from dfkd.engine import distributed
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import PREVIOUS
 from dfkd.engine.state import seed_everything
@@ -164,7 +165,7 @@ def check_out(out: Path, resume: bool) -> None:
                             "or choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write_test"
+        probe = out / f".write_test.{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
@@ -193,15 +194,19 @@ def prepare_device(train_cfg) -> torch.device:
 
 
 def setup_run(cfg, out: Path, resume: bool) -> RunSetup:
-    """Device and threads, the run folder check, the test set, the teacher (trained when
-    it is the missing embedded default), then the seed and a fresh student."""
+    """Device and threads (and, under ``torchrun``, the process group), the run folder
+    check, the test set, the teacher (trained when it is the missing embedded default),
+    then the seed and a fresh student."""
     device = prepare_device(cfg.train)
+    if distributed.init_from_env(device) > 1 and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
     check_out(out, resume)
     root = cfg.data_root or None
     spec = get_spec(cfg.dataset, root)
     test_set = load_tensors(cfg.dataset, root, train=False)
     teacher, meta = load_teacher(cfg.teacher, cfg.dataset, cfg.teacher_ckpt or None,
-                                 data_root=root, device=str(device), train_if_missing=True)
+                                 data_root=root, device=str(device),
+                                 train_if_missing=distributed.world_size() == 1)
     seed_everything(cfg.train.seed)
     student = build_model(cfg.student.model, in_channels=spec.in_channels,
                           num_classes=spec.num_classes).to(device)
@@ -240,10 +245,12 @@ def critic_player(knowledge, cfg, total_iters: int, device: torch.device):
     return Player.from_config("critic", critics.to(device), cfg, total_iters)
 
 
-def start_run(out: Path, cfg) -> RunLogger:
+def start_run(out: Path, cfg) -> RunLogger | None:
     """Create the run folder, write its ``config.yaml`` (a run being resumed keeps the one
     it started with: a resume that is then refused must not change it; metrics.json holds
     each session's config), open its TensorBoard log."""
+    if not distributed.is_main():
+        return None  # process 0 logs
     out.mkdir(parents=True, exist_ok=True)
     if not any((out / name).exists() for name in ("latest.pt", PREVIOUS)):
         (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
@@ -279,6 +286,9 @@ def finish_run(loop, resume: bool, out: Path, logger: RunLogger, cfg, teacher_me
     """Resume if asked, run the loop, write ``metrics.json`` and print the summary."""
     resume_if_asked(loop, out, resume)
     final = loop.run()
+    if not distributed.is_main():  # process 0 reports
+        distributed.shutdown()
+        return 0
     logger.close()
     teacher_acc, acc = teacher_meta["test_acc"], final.get("acc")
     metrics = {**extra, "dataset": cfg.dataset, "teacher": cfg.teacher,
@@ -294,7 +304,11 @@ def finish_run(loop, resume: bool, out: Path, logger: RunLogger, cfg, teacher_me
         metrics["epochs"] = loop.iteration / steps_per_epoch
         metrics["seconds_per_epoch"] = round(loop.seconds / max(metrics["epochs"], 1e-9), 2)
         summary += f" seconds_per_epoch={metrics['seconds_per_epoch']:.1f}"
+    if distributed.world_size() > 1:
+        metrics["processes"] = distributed.world_size()
+        summary += f" processes={distributed.world_size()}"
     write_json(out / "metrics.json", metrics)
     print(summary)
     print(f"run folder: {out}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
+    distributed.shutdown()
     return 0

@@ -22,7 +22,7 @@ from dfkd.cli import (add_run_args, build_run_config, critic_player, finish_run,
 from dfkd.config import KDConfig
 from dfkd.data import load_tensors
 from dfkd.data.epoch_order import EpochOrder
-from dfkd.engine import AdversarialLoop, Player, StatelessMethod
+from dfkd.engine import AdversarialLoop, Player, StatelessMethod, distributed
 from dfkd.errors import ConfigError
 from dfkd.knowledge import StudentLoss
 from dfkd.metrics import accuracy
@@ -41,12 +41,15 @@ class DataDrivenKD(StatelessMethod):
                               "training images")
         self.order = EpochOrder(len(self.images), batch_size, seed)
         self.steps_per_epoch = self.order.steps_per_epoch
+        # under torchrun each process takes its slice of the same global batch
+        share = distributed.local_batch(batch_size)
+        self.shard = slice(distributed.rank() * share, (distributed.rank() + 1) * share)
         self.device = device
         self.augment = augment
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The iteration's images (a random view of them with ``augment``) and labels."""
-        index = self.order.indices(iteration)
+        index = self.order.indices(iteration)[self.shard]
         images = self.images[index].to(self.device)
         if self.augment is not None:
             with torch.no_grad():
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                                 aux=nn.ModuleDict({"knowledge": knowledge}))
     critic = critic_player(knowledge, cfg.critic, iters, device)
     evaluated = player.ema.module if player.ema else student
+    distributed.reseed_for_rank(cfg.train.seed)  # each process its own random views
     logger = start_run(out, cfg)
     loop = AdversarialLoop(
         method, player, None, iters, out,

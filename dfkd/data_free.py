@@ -13,7 +13,7 @@ from dfkd.augment import build_augment
 from dfkd.cli import (add_run_args, build_run_config, critic_player, finish_run, setup_run,
                       start_run)
 from dfkd.config import DFKDConfig
-from dfkd.engine import AdversarialLoop, Player
+from dfkd.engine import AdversarialLoop, Player, distributed
 from dfkd.errors import ConfigError
 from dfkd.knowledge import StudentLoss
 from dfkd.metrics import accuracy
@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     replay = (ReplayBuffer(cfg.replay.capacity, cfg.replay.policy)
               if cfg.replay.capacity else None)
     method = METHODS.get(cfg.method)(teacher, student, generator, nz=cfg.generator.nz,
-                                     batch_size=cfg.train.batch_size, spec=spec, loss=cfg.loss,
+                                     batch_size=distributed.local_batch(cfg.train.batch_size),
+                                     spec=spec, loss=cfg.loss,
                                      replay=replay, replay_ratio=cfg.replay.ratio,
                                      augment=build_augment(cfg.augment, spec.image_size),
                                      bn_weight=cfg.generator.bn_weight,
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                                      generator_ema=(generator_player.ema.module
                                                     if generator_player.ema else None),
                                      knowledge=knowledge)
+    distributed.reseed_for_rank(cfg.train.seed)  # each process its own latents
     logger = start_run(out, cfg)
     # with student.ema, the averaged weights are the student that is measured and kept
     evaluated = student_player.ema.module if student_player.ema else student

@@ -22,6 +22,7 @@ from typing import Callable, Protocol
 import torch
 from tqdm import tqdm
 
+from dfkd.engine import distributed
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.player import Player
 from dfkd.engine.state import atomic_save, rng_state, safe_load, set_rng_state
@@ -107,6 +108,7 @@ class AdversarialLoop:
                                        iteration, losses, player)
             player.optimizer.zero_grad(set_to_none=True)
             total.backward()
+            distributed.average_gradients(player.parameters())  # no-op in one process
             params = [p for p in player.parameters() if p.grad is not None]
             norm = torch.nn.utils.get_total_norm([p.grad for p in params])
             if not torch.isfinite(norm):  # caught before the step: the weights stay good
@@ -163,8 +165,10 @@ class AdversarialLoop:
     def run(self) -> dict[str, float]:
         """Train from ``self.iteration`` to ``total_iters``; returns the final evaluation."""
         start_time, seconds_before = time.perf_counter(), self.seconds
+        self._synchronize()
         bar = tqdm(range(self.iteration, self.total_iters), initial=self.iteration,
-                   total=self.total_iters, disable=None, dynamic_ncols=True, desc="train")
+                   total=self.total_iters, disable=None if distributed.is_main() else True,
+                   dynamic_ncols=True, desc="train")
         for it in bar:
             losses = self.step(it)
             self.iteration = it + 1
@@ -185,7 +189,18 @@ class AdversarialLoop:
             self.logger.writer.flush()
         return self.last_eval
 
+    def _synchronize(self) -> None:
+        """With several processes: every player as process 0 has it (weights agree after
+        each averaged step; BatchNorm statistics do not)."""
+        for player in self.players:
+            for module in (player.model, player.aux, player.ema):
+                if module is not None:
+                    distributed.broadcast_module(module)
+
     def _evaluate_and_save(self) -> None:
+        self._synchronize()
+        if not distributed.is_main():
+            return  # process 0 evaluates and writes
         improved = False
         if self.evaluate is not None:
             self.last_eval = self.evaluate()
@@ -258,3 +273,5 @@ class AdversarialLoop:
         self.seconds = state["seconds"]
         self._saved_at = self.iteration
         set_rng_state(state["rng"])
+        if distributed.rank():  # the file holds process 0's streams: the others branch off
+            torch.manual_seed(self.iteration * 1_000_003 + distributed.rank())
