@@ -194,7 +194,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_config(args: argparse.Namespace) -> AFDConfig:
     flags = {"dataset": args.dataset, "data_root": args.data_root, "train.device": args.device,
-             "train.seed": args.seed, "train.epochs": args.epochs,
+             "train.seed": args.seed, "train.amp": args.amp, "train.epochs": args.epochs,
              "train.batch_size": args.batch_size,
              "peers": json.dumps(args.peers) if args.peers else None}
     overrides = [f"{k}={v}" for k, v in flags.items() if v is not None]
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_every=method.steps_per_epoch, log_every=cfg.train.log_every,
         image_every=method.steps_per_epoch, logger=logger,
         identity={"method": "afd", "dataset": cfg.dataset, "peers": cfg.peers,
-                  "peer_layers": method.layers})
+                  "peer_layers": method.layers}, amp=cfg.train.amp)
     resume_if_asked(loop, out, args.resume)
     final = loop.run()
     logger.close()

@@ -33,6 +33,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.add_argument("--amp", action="store_true", default=None,
+                        help="mixed precision (float16 with loss scaling on CUDA, bfloat16 on CPU)")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -110,7 +112,7 @@ def build_gan_config(default, folder: str, args: argparse.Namespace, flags: dict
 
     task = resolve_task(args.task)
     common = {"task": task, "train.iters": args.iters, "data_root": args.data_root,
-              "train.device": args.device, "train.seed": args.seed}
+              "train.device": args.device, "train.seed": args.seed, "train.amp": args.amp}
     overrides = [f"{k}={v}" for k, v in {**common, **(flags or {})}.items() if v is not None]
     cfg = build_config(default, [args.config or config_path(folder, task)],
                        overrides + args.overrides)
@@ -137,7 +139,7 @@ def build_run_config(default, folder: str, args: argparse.Namespace, flags: dict
     common = {"dataset": args.dataset, "teacher": args.teacher,
               "teacher_ckpt": args.teacher_ckpt, "data_root": args.data_root,
               "student.model": args.student, "train.batch_size": args.batch_size,
-              "train.device": args.device, "train.seed": args.seed}
+              "train.device": args.device, "train.seed": args.seed, "train.amp": args.amp}
     overrides = [f"{k}={v}" for k, v in {**common, **flags}.items() if v is not None]
     cfg = build_config(default, [args.config or config_path(folder, args.dataset)],
                        overrides + args.overrides)

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace, cfg: JointConfig) -> int:
         lower_is_better=True, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
         identity={"method": cfg.method, "task": cfg.task, "teacher": str(teacher_path),
-                  "student_ngf": cfg.student_ngf})
+                  "student_ngf": cfg.student_ngf}, amp=cfg.train.amp)
     resume_if_asked(loop, out, args.resume)
     final = loop.run()
     logger.close()

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         lower_is_better=lower, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
         identity={"method": "gan_compression", "task": task, "teacher": str(teacher_path),
-                  "student_ngf": cfg.student_ngf})
+                  "student_ngf": cfg.student_ngf}, amp=cfg.train.amp)
     resume_if_asked(loop, out, args.resume)
     final = loop.run()
     logger.close()

@@ -158,6 +158,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    amp: bool = False  # mixed precision: float16 + loss scaling on CUDA, bfloat16 on CPU
 
 
 def _critic_optim() -> PlayerConfig:
@@ -318,6 +319,7 @@ class KDTrainConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int = 0
+    amp: bool = False  # mixed precision: float16 + loss scaling on CUDA, bfloat16 on CPU
 
 
 @dataclass

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluate=lambda: {"acc": accuracy(evaluated, run.test_set, device=device)},
         eval_every=method.steps_per_epoch, log_every=cfg.train.log_every, logger=logger,
         identity={"method": "kd", "dataset": cfg.dataset, "teacher": cfg.teacher,
-                  "student": cfg.student.model}, critic=critic)
+                  "student": cfg.student.model}, critic=critic, amp=cfg.train.amp)
     return finish_run(loop, args.resume, out, logger, cfg, run.teacher_meta,
                       {"method": "kd", "student_loss": cfg.student_loss,
                        "train_images": len(train)},

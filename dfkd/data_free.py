@@ -97,6 +97,6 @@ def main(argv: list[str] | None = None) -> int:
         eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
         identity={"method": cfg.method, "dataset": cfg.dataset, "teacher": cfg.teacher,
-                  "student": cfg.student.model}, critic=critic)
+                  "student": cfg.student.model}, critic=critic, amp=cfg.train.amp)
     return finish_run(loop, args.resume, out, logger, cfg, run.teacher_meta,
                       {"method": cfg.method})

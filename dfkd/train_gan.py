@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         method, g_player, d_player, iters, out, evaluate=evaluate, best_key=best_key,
         lower_is_better=lower, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
-        identity={"method": model, "task": task, "netG": cfg.netG, "ngf": cfg.ngf})
+        identity={"method": model, "task": task, "netG": cfg.netG, "ngf": cfg.ngf},
+        amp=cfg.train.amp)
     resume_if_asked(loop, out, args.resume)
     final = loop.run()
     logger.close()

@@ -73,12 +73,19 @@ class AdversarialLoop:
                  lower_is_better: bool = False,
                  eval_every: int = 100, log_every: int = 10, image_every: int = 0,
                  logger: RunLogger | None = None, identity: dict | None = None,
-                 critic: Player | None = None) -> None:
+                 critic: Player | None = None, amp: bool = False) -> None:
         self.method = method
         self.student = student
         self.adversary = adversary
         self.critic = critic
         self.players = [p for p in (adversary, critic, student) if p is not None]
+        self.amp = amp
+        device = next(student.model.parameters()).device
+        # losses under autocast: float16 with a loss scaler per player on CUDA, bfloat16
+        # (no scaling needed) on CPU
+        self.autocast = (device.type, torch.float16 if device.type == "cuda" else torch.bfloat16)
+        self.scalers = {p.name: torch.amp.GradScaler(device.type)
+                        for p in self.players if amp and device.type == "cuda"}
         self.total_iters = total_iters
         self.out_dir = Path(out_dir)
         self.evaluate = evaluate
@@ -100,25 +107,33 @@ class AdversarialLoop:
     def _phase(self, player: Player, loss_fn: Callable, iteration: int) -> dict[str, torch.Tensor]:
         for other in self.players:
             other.set_trainable(other is player)
+        scaler = self.scalers.get(player.name)
         for _ in range(player.steps):
-            losses = loss_fn(iteration)
-            total = losses["loss"]
+            with torch.autocast(*self.autocast, enabled=self.amp):
+                losses = loss_fn(iteration)
+            total = losses["loss"].float()
             if not torch.isfinite(total):
                 raise self._divergence(f"{player.name} loss is {float(total.detach())}",
                                        iteration, losses, player)
             player.optimizer.zero_grad(set_to_none=True)
-            total.backward()
+            (scaler.scale(total) if scaler else total).backward()
+            if scaler:
+                scaler.unscale_(player.optimizer)
             distributed.average_gradients(player.parameters())  # no-op in one process
             params = [p for p in player.parameters() if p.grad is not None]
             norm = torch.nn.utils.get_total_norm([p.grad for p in params])
-            if not torch.isfinite(norm):  # caught before the step: the weights stay good
+            if not torch.isfinite(norm) and scaler is None:  # before the step: weights stay good
                 name = next(n for n, p in player.named_parameters()
                             if p.grad is not None and not torch.isfinite(p.grad).all())
                 raise self._divergence(f"{player.name} gradient of {name} is not finite",
                                        iteration, losses, player)
             if player.clip_grad:
                 torch.nn.utils.clip_grads_with_norm_(params, player.clip_grad, norm)
-            player.optimizer.step()
+            if scaler:  # float16: an overflowing step is skipped and the scale lowered
+                scaler.step(player.optimizer)
+                scaler.update()
+            else:
+                player.optimizer.step()
             if player.ema is not None:
                 player.ema.update_parameters(player.model)
         return {f"{player.name}/{k}": v.detach() for k, v in losses.items()}
@@ -233,6 +248,7 @@ class AdversarialLoop:
             "last_eval": self.last_eval,
             "seconds": self.seconds,
             "players": {p.name: p.state_dict() for p in self.players},
+            "scalers": {name: scaler.state_dict() for name, scaler in self.scalers.items()},
             "method": self.method.state_dict(),
             "rng": rng_state(),
         }
@@ -265,6 +281,9 @@ class AdversarialLoop:
                     f"model, the optimizer or the student_loss block changed?): {first}. "
                     "Resume with the run's own config (its config.yaml), or use another "
                     "--out") from None
+        for name, scaler in self.scalers.items():
+            if name in state.get("scalers", {}):
+                scaler.load_state_dict(state["scalers"][name])
         self.method.load_state_dict(state["method"])
         self.iteration = state["iteration"]
         self.best = state["best"]
