@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.14.1 torchvision==0.29.1
 DEMO_OUT := runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: demo test data bench bench-deps bench-losses bench-gan bench-joint install clean-runs
+.PHONY: demo test data bench bench-deps bench-losses bench-gan bench-joint bench-ddp install clean-runs
 
 install: $(VENV)/.installed
 
@@ -55,4 +55,9 @@ bench-gan: data bench-deps
 # adversarial student KD vs plain KD
 bench-joint: data bench-deps
 	$(BIN)/python tools/benchmark_joint.py
+	$(BIN)/python tools/benchmark_report.py
+
+# one process against torchrun with two (gloo) on the same cores
+bench-ddp: data bench-deps
+	$(BIN)/python tools/benchmark_distributed.py
 	$(BIN)/python tools/benchmark_report.py

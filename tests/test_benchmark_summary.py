@@ -35,12 +35,16 @@ def test_series_and_points_skip_what_has_no_figures():
 
 
 def test_page_from_every_json(tmp_path):
-    for name, data in (("results", results()), ("gan_compression", gan()), ("joint", joint())):
+    ddp = {"workloads": {"train_kd": {"1": {"seconds": 10.0, "acc": 84.7},
+                                      "2": {"seconds": 8.0, "acc": 84.6}}}}
+    for name, data in (("results", results()), ("gan_compression", gan()), ("joint", joint()),
+                       ("distributed", ddp)):
         (tmp_path / f"{name}.json").write_text(json.dumps(data))
     text = write_report(tmp_path, plots=False).read_text()
     assert "| dafl | 70.00 | 0.780 | 71.00 | 100 | 2.0 |" in text and "broken" not in text
     assert "| pix2pix | student | 2.0 | 3.00 |" in text and "| dcgan | joint | 1.0 | 9.00 |" in text
     assert "| kd | 87.10 ± 0.30 |" in text
+    assert "| train_kd | 1.25× | 84.70 / 84.60 |" in text
     assert "Knowledge-form losses" not in text  # no losses.json here
 
 

@@ -2,10 +2,12 @@
 """``benchmarks/README.md``: one page from every benchmark's JSON, with plots.
 
     python tools/benchmark_report.py            # after any of make bench / bench-losses /
-                                                # bench-gan / bench-joint (they all call it)
+                                                # bench-gan / bench-joint / bench-ddp (they
+                                                # all call it)
 
 Reads what exists of ``benchmarks/results.json`` (data-free methods, ``tools/benchmark.py``),
-``losses.json`` (knowledge-form losses), ``gan_compression.json`` and ``joint.json``, and
+``losses.json`` (knowledge-form losses), ``gan_compression.json``, ``joint.json`` and
+``distributed.json``, and
 writes the summary tables and two plots: student accuracy against training time per
 data-free method (``accuracy_vs_time.png``) and FID against generator MACs for every GAN
 benchmark (``macs_vs_fid.png``). Plots need matplotlib (``pip install -e '.[bench]'``);
@@ -24,7 +26,7 @@ MARKERS = {"teacher": "s", "student": "o", "joint": "o", "scratch": "x", "aguina
 def load(folder: Path) -> dict:
     """The benchmark JSON files found in ``folder``, by name."""
     found = {}
-    for name in ("results", "losses", "gan_compression", "joint"):
+    for name in ("results", "losses", "gan_compression", "joint", "distributed"):
         path = folder / f"{name}.json"
         if path.exists():
             found[name] = json.loads(path.read_text())
@@ -160,6 +162,16 @@ def kd_lines(joint: dict) -> list[str]:
     return lines + [""]
 
 
+def distributed_lines(results: dict) -> list[str]:
+    lines = ["## One process vs two (`make bench-ddp`, details: distributed.md)", "",
+             "| workload | throughput ratio (2 processes / 1) | accuracy 1 / 2 processes |",
+             "|---|---|---|"]
+    for name, r in results.get("workloads", {}).items():
+        lines.append(f"| {name} | {r['1']['seconds'] / r['2']['seconds']:.2f}× | "
+                     f"{r['1']['acc']:.2f} / {r['2']['acc']:.2f} |")
+    return lines + [""]
+
+
 def write_report(out: Path = OUT, plots: bool = True) -> Path:
     data = load(out)
     lines = ["# Benchmarks", "",
@@ -174,6 +186,8 @@ def write_report(out: Path = OUT, plots: bool = True) -> Path:
         lines += gan_lines(data, out, plots)
     if data.get("joint", {}).get("kd"):
         lines += kd_lines(data["joint"])
+    if "distributed" in data:
+        lines += distributed_lines(data["distributed"])
     if len(lines) == 4:
         lines.append("No benchmark has been run yet: see the Makefile's bench targets.")
     path = out / "README.md"
