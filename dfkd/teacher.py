@@ -16,7 +16,7 @@ from torch.utils.data import TensorDataset
 
 from dfkd.config import OptimConfig, PlayerConfig, ScheduleConfig
 from dfkd.data import get_spec, load_tensors
-from dfkd.errors import CheckpointError
+from dfkd.errors import CheckpointError, DfkdError
 from dfkd.metrics import accuracy
 from dfkd.models import build_model, load_weights, save_weights
 
@@ -31,7 +31,7 @@ def default_teacher_path(arch: str, dataset: str) -> Path:
 def train_classifier(model: nn.Module, train: TensorDataset, test: TensorDataset, *,
                      epochs: int, run_dir: str | Path, resume: bool = False, lr: float = 1e-3,
                      batch_size: int = 128, device: str = "cpu", seed: int = 0,
-                     log=print) -> float:
+                     amp: bool = False, log=print) -> float:
     """Supervised training on the shared loop (one player, no adversary): Adam with a
     cosine schedule, cross-entropy, one evaluation and checkpoint per epoch in ``run_dir``
     (``resume``: continue its latest.pt exactly). Returns the final test accuracy (%)."""
@@ -60,18 +60,22 @@ def train_classifier(model: nn.Module, train: TensorDataset, test: TensorDataset
     loop = AdversarialLoop(method, player, None, iters, run_dir, evaluate=evaluate,
                            eval_every=method.steps_per_epoch, log_every=iters + 1,
                            identity={"method": "supervised", "model": type(model).__name__,
-                                     "epochs": epochs, "seed": seed})
+                                     "epochs": epochs, "seed": seed}, amp=amp)
     resume_if_asked(loop, run_dir, resume)
     return loop.run()["acc"]
 
 
 def train_teacher(arch: str, dataset: str, out: str | Path | None = None, *, epochs: int = 10,
                   data_root: str | None = None, device: str = "cpu", seed: int = 0,
-                  run_dir: str | Path | None = None, resume: bool = False,
+                  run_dir: str | Path | None = None, resume: bool = False, amp: bool = False,
                   log=print) -> tuple[nn.Module, dict]:
     """Train ``arch`` on ``dataset`` and save it (default ``checkpoints/<arch>_<dataset>.pt``);
     the run's checkpoints go to ``run_dir`` (default ``runs/teacher_<arch>_<dataset>``, or
     ``<out>_run`` beside an explicit ``out``)."""
+    path = Path(out) if out else default_teacher_path(arch, dataset)
+    if path.exists() and not resume:
+        raise DfkdError(f"{path} already holds a teacher: pass another --out (or --resume to "
+                        "finish its interrupted run); a saved teacher is never overwritten")
     spec = get_spec(dataset, data_root)
     torch.manual_seed(seed)
     model = build_model(arch, in_channels=spec.in_channels, num_classes=spec.num_classes)
@@ -81,11 +85,10 @@ def train_teacher(arch: str, dataset: str, out: str | Path | None = None, *, epo
                    else Path("runs") / f"teacher_{arch}_{dataset}")
     run_dir = Path(run_dir)
     acc = train_classifier(model, train, test, epochs=epochs, run_dir=run_dir, resume=resume,
-                           device=device, seed=seed, log=log)
+                           device=device, seed=seed, amp=amp, log=log)
     meta = {"arch": arch, "dataset": dataset, "num_classes": spec.num_classes,
             "in_channels": spec.in_channels, "image_size": spec.image_size,
             "test_acc": acc, "epochs": epochs}
-    path = Path(out) if out else default_teacher_path(arch, dataset)
     save_weights(model.cpu(), path, meta)
     log(f"saved teacher {arch} ({acc:.2f}% on the {dataset} test set) to {path} "
         f"(run folder {run_dir})")

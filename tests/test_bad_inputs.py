@@ -2,6 +2,7 @@
 fix, exit status 2, no traceback (``--debug`` shows it), and nothing already saved in the
 run folder changes."""
 import hashlib
+import sys
 
 import pytest
 import torch
@@ -108,3 +109,16 @@ def test_a_model_too_deep_for_the_images_is_named_before_training():
         check_input_size(model, "the student net", DatasetSpec("tiny", 1, 6, 10, (0.0,), (1.0,)), "cpu")
     assert model.training  # its mode is restored
     check_input_size(model, "the student net", DatasetSpec("tiny", 1, 9, 10, (0.0,), (1.0,)), "cpu")
+
+
+def test_a_saved_teacher_is_never_overwritten(files, capsys):
+    sys.path.insert(0, str(ROOT / "tools"))
+    from train_teacher import main as train_teacher
+
+    before = files["teacher"].read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(train_teacher, ["--model", "lenet5", "--epochs", "1", "--data-root",
+                                 str(files["data"]), "--out", str(files["teacher"])])
+    assert exit_info.value.code == 2
+    assert "already holds a teacher" in capsys.readouterr().err
+    assert files["teacher"].read_bytes() == before

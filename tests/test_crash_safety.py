@@ -113,12 +113,14 @@ def test_sigkill_then_resume_equals_straight_run(tool, teacher, fake_data_root, 
                                                  tmp_path, one_thread):
     args, total = cases(teacher, fake_data_root, pix2pix_teacher)[tool]
     flag = RUN_FOLDER_FLAG.get(tool, "--out")
-    if tool == "train_teacher":
-        args = [*args, "--out", str(tmp_path / "teacher.pt")]
-    killed = kill_after_first_checkpoint(tool, args, tmp_path / "killed")
+
+    def teacher_file(run):  # train_teacher's --out is its teacher file, one per run
+        return ["--out", str(tmp_path / f"{run}.pt")] if tool == "train_teacher" else []
+    killed = kill_after_first_checkpoint(tool, [*args, *teacher_file("killed")], tmp_path / "killed")
     assert 0 < killed < total
-    assert TOOLS[tool]([*args, flag, str(tmp_path / "killed"), "--resume"]) == 0
-    assert TOOLS[tool]([*args, flag, str(tmp_path / "straight")]) == 0
+    assert TOOLS[tool]([*args, *teacher_file("killed"), flag, str(tmp_path / "killed"),
+                        "--resume"]) == 0
+    assert TOOLS[tool]([*args, *teacher_file("straight"), flag, str(tmp_path / "straight")]) == 0
     assert_same_players(players(tmp_path / "straight"), players(tmp_path / "killed"))
 
 

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device or "cpu")
     train_teacher(args.model, args.dataset, args.out, epochs=args.epochs, data_root=args.data_root,
                   device=str(device), seed=args.seed or 0, run_dir=args.run_dir,
-                  resume=args.resume)
+                  resume=args.resume, amp=bool(args.amp))
     return 0
 
 
