@@ -70,8 +70,8 @@ def train_teacher(arch: str, dataset: str, out: str | Path | None = None, *, epo
                   run_dir: str | Path | None = None, resume: bool = False, amp: bool = False,
                   log=print) -> tuple[nn.Module, dict]:
     """Train ``arch`` on ``dataset`` and save it (default ``checkpoints/<arch>_<dataset>.pt``);
-    the run's checkpoints go to ``run_dir`` (default ``runs/teacher_<arch>_<dataset>``, or
-    ``<out>_run`` beside an explicit ``out``)."""
+    the run's checkpoints go to ``run_dir`` (default ``runs/teacher_<arch>_<dataset>`` for
+    the default file, ``<out>_run`` beside another ``out``)."""
     path = Path(out) if out else default_teacher_path(arch, dataset)
     if path.exists() and not resume:
         raise DfkdError(f"{path} already holds a teacher: pass another --out (or --resume to "
@@ -81,8 +81,9 @@ def train_teacher(arch: str, dataset: str, out: str | Path | None = None, *, epo
     model = build_model(arch, in_channels=spec.in_channels, num_classes=spec.num_classes)
     train, test = load_tensors(dataset, data_root, train=True), load_tensors(dataset, data_root)
     if run_dir is None:
-        run_dir = (Path(out).with_name(Path(out).stem + "_run") if out
-                   else Path("runs") / f"teacher_{arch}_{dataset}")
+        run_dir = (Path("runs") / f"teacher_{arch}_{dataset}"
+                   if path == default_teacher_path(arch, dataset)
+                   else path.with_name(path.stem + "_run"))
     run_dir = Path(run_dir)
     acc = train_classifier(model, train, test, epochs=epochs, run_dir=run_dir, resume=resume,
                            device=device, seed=seed, amp=amp, log=log)
