@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -36,6 +35,7 @@ from dfkd.image_translation import check_gan_mode
 from dfkd.losses.gan import discriminator_loss, gan_loss
 from dfkd.losses.logits import kd_kl
 from dfkd.metrics import accuracy
+from dfkd.modes import eval_mode
 from dfkd.models import build_model, feature_groups
 from dfkd.registry import UnknownNameError
 
@@ -65,18 +65,6 @@ def transfer(shape: tuple[int, ...], common: tuple[int, ...]) -> nn.Module:
     if shape[1:] != common[1:]:
         layers.append(nn.AdaptiveAvgPool2d(common[1:]))
     return nn.Sequential(*layers) if layers else nn.Identity()
-
-
-@contextmanager
-def eval_mode(module: nn.Module):
-    """``module`` in eval mode and without gradients inside the block, as it was after."""
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        module.train(was_training)
 
 
 class AFD(StatelessMethod):
@@ -113,7 +101,7 @@ class AFD(StatelessMethod):
                 self.recorders.append(FeatureRecorder(peer, {"map": layer}))
             except DfkdError as exc:
                 raise ConfigError(f"peer_layers[{i}]: {exc}") from None
-        with eval_mode(peers):
+        with eval_mode(peers), torch.no_grad():
             _, maps = self.forward(self.images[:2].to(device))
         for layer, m in zip(self.layers, maps):
             if m.dim() != 4:
@@ -171,7 +159,7 @@ class AFD(StatelessMethod):
 
     def log_media(self, logger: RunLogger, iteration: int) -> None:
         """Channel means of both peers' shared-shape maps of 8 training images (rows)."""
-        with eval_mode(self.peers):
+        with eval_mode(self.peers), torch.no_grad():
             _, maps = self.shared_maps(self.images[:8].to(self.device))
         logger.image_grid("features/peer_0_peer_1", torch.cat([m.mean(1, keepdim=True)
                                                                for m in maps]), iteration, nrow=8)

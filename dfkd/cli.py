@@ -23,6 +23,7 @@ from dfkd.engine.loop import PREVIOUS
 from dfkd.engine.state import seed_everything
 from dfkd.errors import ConfigError, CorruptCheckpointError, DfkdError
 from dfkd.models import build_model
+from dfkd.modes import eval_mode
 from dfkd.teacher import load_teacher
 
 
@@ -222,18 +223,14 @@ def check_input_size(model: nn.Module, what: str, spec: DatasetSpec, device) -> 
     """Run one blank image of the dataset's size through ``model`` (eval mode, no graph)
     so that a model too deep for the images fails here with the fix, not mid-run."""
     shape = (1, spec.in_channels, spec.image_size, spec.image_size)
-    was = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             model(torch.zeros(shape, device=device))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0][:200]
         raise ConfigError(f"{what} does not take {spec.in_channels}×{spec.image_size}×"
                           f"{spec.image_size} images ({first}): resize the images (imagefolder: "
                           "image_size in spec.yaml) or pick a model made for this size") from None
-    finally:
-        model.train(was)
 
 
 def critic_player(knowledge, cfg, total_iters: int, device: torch.device):

@@ -25,6 +25,7 @@ from dfkd.engine.loop import StatelessMethod
 from dfkd.errors import ConfigError
 from dfkd.gan_eval import generate
 from dfkd.hooks import PairRecorder
+from dfkd.modes import eval_mode
 from dfkd.image_translation import GRID, check_gan_mode
 from dfkd.losses.gan import discriminator_loss, gan_loss
 
@@ -40,12 +41,9 @@ def channel_mappings(teacher: nn.Module, student: nn.Module, layers: list[str],
                      probe: torch.Tensor) -> nn.ModuleList:
     """One 1×1 convolution per layer, student channels → teacher channels, sized by running
     ``probe`` through both; layers whose maps differ in resolution are an error."""
-    with torch.no_grad(), PairRecorder(teacher, student, [(n, n) for n in layers]) as rec:
-        modes = [(m, m.training) for m in (teacher, student)]
-        teacher.eval(), student.eval()
+    with torch.no_grad(), eval_mode(teacher, student), \
+            PairRecorder(teacher, student, [(n, n) for n in layers]) as rec:
         teacher(probe), student(probe)
-        for model, mode in modes:
-            model.train(mode)
     mappings = nn.ModuleList()
     for name, s, t in zip(layers, rec.student_maps, rec.teacher_maps):
         if s.dim() != 4 or s.shape[2:] != t.shape[2:]:

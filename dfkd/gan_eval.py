@@ -16,6 +16,7 @@ from dfkd.config import FIDConfig
 from dfkd.data import get_spec
 from dfkd.metrics.image_quality import (ClassifierFeatures, FeatureExtractor, InceptionFeatures,
                                         fid, psnr, ssim)
+from dfkd.modes import eval_mode
 
 TASK_DATASET = "fashion_mnist"  # the embedded GAN tasks are made from it
 
@@ -24,13 +25,9 @@ TASK_DATASET = "fashion_mnist"  # the embedded GAN tasks are made from it
 def generate(generator: nn.Module, inputs: torch.Tensor, device: torch.device | str,
              batch_size: int = 64) -> torch.Tensor:
     """``generator(inputs)`` in eval mode (its mode restored), batched, on the CPU."""
-    was = generator.training
-    generator.eval()
-    try:
+    with eval_mode(generator):
         return torch.cat([generator(inputs[i:i + batch_size].to(device)).cpu()
                           for i in range(0, len(inputs), batch_size)])
-    finally:
-        generator.train(was)
 
 
 def compare(outputs: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:

@@ -11,6 +11,7 @@ from dfkd.errors import ConfigError
 from dfkd.hooks import PairRecorder
 from dfkd.knowledge.terms import KNOWLEDGE, Probe, Views
 from dfkd.models import classifier_name, feature_groups
+from dfkd.modes import eval_mode
 
 
 def layer_pairs(teacher: nn.Module, student: nn.Module,
@@ -75,17 +76,12 @@ class StudentLoss(nn.Module):
     @torch.no_grad()
     def _probe(self, example: torch.Tensor, pairs: list[tuple[str, str]]) -> Probe:
         teacher, student = self._models
-        modes = [m.training for m in (teacher, student)]
-        teacher.eval(), student.eval()
-        try:
-            with self.recorder as rec:
-                classes = teacher(example).shape[1], student(example).shape[1]
-            t_maps = [m.shape for m in rec.teacher_maps]
-            s_maps = [m.shape for m in rec.student_maps]
-            dims = ((rec.teacher_embedding.shape[1], rec.student_embedding.shape[1])
-                    if self.needs_embedding else (0, 0))
-        finally:
-            teacher.train(modes[0]), student.train(modes[1])
+        with eval_mode(teacher, student), self.recorder as rec:
+            classes = teacher(example).shape[1], student(example).shape[1]
+        t_maps = [m.shape for m in rec.teacher_maps]
+        s_maps = [m.shape for m in rec.student_maps]
+        dims = ((rec.teacher_embedding.shape[1], rec.student_embedding.shape[1])
+                if self.needs_embedding else (0, 0))
         return Probe(t_maps, s_maps, dims[0], dims[1], [f"{t}->{s}" for t, s in pairs], *classes)
 
     def views(self, images: torch.Tensor, targets: torch.Tensor | None = None,

@@ -10,6 +10,8 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from dfkd.modes import eval_mode
+
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameter elements (shared parameters counted once)."""
@@ -50,10 +52,6 @@ def count_macs(model: nn.Module, example: torch.Tensor, transposed_by_output: bo
     return counter.get_total_flops() // 2 + extra[0]
 
 
-def _modes(model: nn.Module) -> list[tuple[nn.Module, bool]]:
-    return [(m, m.training) for m in model.modules()]
-
-
 def cpu_latency(model: nn.Module, example: torch.Tensor, repeats: int = 20,
                 warmup: int = 3) -> dict[str, float]:
     """Wall-clock time of one forward pass on ``example``: median and quartiles (ms) of
@@ -65,20 +63,14 @@ def cpu_latency(model: nn.Module, example: torch.Tensor, repeats: int = 20,
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
-    modes = _modes(model)
-    model.eval()
     times = []
-    try:
-        with torch.inference_mode():
-            for _ in range(warmup):
-                model(example)
-            for _ in range(repeats):
-                start = time.perf_counter()
-                model(example)
-                times.append((time.perf_counter() - start) * 1000.0)
-    finally:
-        for module, training in modes:
-            module.training = training
+    with eval_mode(model), torch.inference_mode():
+        for _ in range(warmup):
+            model(example)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(example)
+            times.append((time.perf_counter() - start) * 1000.0)
     if repeats == 1:
         p25 = p75 = times[0]
     else:

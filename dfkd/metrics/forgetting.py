@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from dfkd.modes import eval_mode
+
 
 class SyntheticBank:
     """Fixed synthetic images and the teacher's predicted classes for them."""
@@ -34,11 +36,9 @@ class SyntheticBank:
         """Percent of bank images on which the student predicts the teacher's class."""
         if self.images is None:
             raise RuntimeError("the synthetic bank has not been captured yet")
-        was_training = student.training
-        student.eval()
-        hits = sum(int((student(x).argmax(dim=1) == y).sum())
-                   for x, y in zip(self.images.split(batch_size), self.labels.split(batch_size)))
-        student.train(was_training)
+        with eval_mode(student):
+            hits = sum(int((student(x).argmax(dim=1) == y).sum()) for x, y in
+                       zip(self.images.split(batch_size), self.labels.split(batch_size)))
         return 100.0 * hits / len(self.labels)
 
     def state_dict(self) -> dict:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from dfkd.errors import CheckpointError, ConfigError
 from dfkd.hooks import FeatureRecorder
 from dfkd.models import classifier_name
+from dfkd.modes import eval_mode
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, data_range: float) -> None:
@@ -101,15 +102,10 @@ class FeatureExtractor(Protocol):
 
 def _run_eval(model: nn.Module, layer: str, images: torch.Tensor) -> torch.Tensor:
     """Input of ``layer`` for ``images``, in eval mode (modes restored), no autograd."""
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        with torch.inference_mode(), FeatureRecorder(model, {"f": layer}, inputs=True) as rec:
-            model(images)
-            return rec["f"].flatten(1).float()
-    finally:
-        for module, training in modes:
-            module.training = training
+    with eval_mode(model), torch.inference_mode(), \
+            FeatureRecorder(model, {"f": layer}, inputs=True) as rec:
+        model(images)
+        return rec["f"].flatten(1).float()
 
 
 class InceptionFeatures:
