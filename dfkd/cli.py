@@ -159,13 +159,19 @@ def config_path(folder: str, dataset: str) -> Path:
     return path
 
 
+def run_checkpoints(out: Path) -> list[Path]:
+    """The run's checkpoints in ``out``, newest first: ``latest.pt``, then ``previous.pt``
+    (the one it replaced); empty for a folder that holds no run."""
+    return [path for path in (out / "latest.pt", out / PREVIOUS) if path.exists()]
+
+
 def check_out(out: Path, resume: bool) -> None:
     """A run folder that holds a run is only continued with ``--resume``; an output folder
     that cannot be written is an error now, not after the first evaluation."""
-    for name in ("latest.pt", PREVIOUS):
-        if (out / name).exists() and not resume:
-            raise DfkdError(f"{out} already holds a run ({name}): pass --resume to continue it "
-                            "or choose another --out")
+    held = run_checkpoints(out)
+    if held and not resume:
+        raise DfkdError(f"{out} already holds a run ({held[0].name}): pass --resume to continue "
+                        "it or choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write_test.{os.getpid()}"
@@ -251,7 +257,7 @@ def start_run(out: Path, cfg) -> RunLogger | None:
     if not distributed.is_main():
         return None  # process 0 logs
     out.mkdir(parents=True, exist_ok=True)
-    if not any((out / name).exists() for name in ("latest.pt", PREVIOUS)):
+    if not run_checkpoints(out):
         (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     logger = RunLogger(out / "tb")
     logger.text("config", "```\n" + str(to_dict(cfg)) + "\n```", 0)
@@ -264,7 +270,7 @@ def resume_if_asked(loop, out: Path, resume: bool) -> None:
     replaced."""
     if not resume:
         return
-    candidates = [path for path in (out / "latest.pt", out / PREVIOUS) if path.exists()]
+    candidates = run_checkpoints(out)
     if not candidates:
         print(f"--resume: no {out / 'latest.pt'} yet, starting a new run")
         return

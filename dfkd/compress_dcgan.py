@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from dfkd.cli import check_out, prepare_device, resume_if_asked, start_run, write_json
 from dfkd.config import JointConfig, to_dict
 from dfkd.data.gan_tasks import fashion_images
@@ -24,16 +22,9 @@ from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.errors import CheckpointError, ConfigError
 from dfkd.gan_eval import compare, generate, task_features, task_fid
 from dfkd.joint_distillation import JointDistillation
-from dfkd.metrics.cost import count_macs, count_parameters
+from dfkd.metrics.cost import teacher_student_cost
 from generators.dcgan import (DCGANDiscriminator, DCGANGenerator, load_dcgan_discriminator,
                               load_dcgan_generator, save_dcgan_state)
-
-
-def generator_cost(teacher: torch.nn.Module, student: torch.nn.Module,
-                   example: torch.Tensor) -> dict[str, int]:
-    """MACs for one input and parameter counts of a teacher and a student generator."""
-    return {"teacher_macs": count_macs(teacher, example), "student_macs": count_macs(student, example),
-            "teacher_params": count_parameters(teacher), "student_params": count_parameters(student)}
 
 
 def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device):
@@ -96,7 +87,7 @@ def run(args: argparse.Namespace, cfg: JointConfig) -> int:
         agreement = {f"{k}_teacher": v for k, v in compare(fake, teacher_samples).items()}
         return {**task_fid(fake, test, features), **agreement}
 
-    cost = generator_cost(teacher_g, student_g, z[:1].to(device))
+    cost = teacher_student_cost(teacher_g, student_g, z[:1].to(device))
     logger = start_run(out, cfg)
     print(f"teacher {teacher_path}: DCGAN nz {info['nz']} ngf {info['ngf']} "
           f"({cost['teacher_params']:,} parameters, {cost['teacher_macs'] / 1e6:.1f} M MACs per "

@@ -26,6 +26,7 @@ from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.errors import CheckpointError
 from dfkd.gan_compression import GANCompression
 from dfkd.gan_eval import compare, generate, task_features, task_fid
+from dfkd.metrics.cost import teacher_student_cost
 from generators.gan_checkpoint import (load_discriminator_state, load_pix2pix_state,
                                        save_pix2pix_state)
 from generators.pix2pix import define_D, define_G, distill_layers
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             result.update(compare(fake, test_targets))
         return {**result, **task_fid(fake, test_targets, features)}
 
-    cost = compress_dcgan.generator_cost(teacher, student, inputs[:1].to(device))
+    cost = teacher_student_cost(teacher, student, inputs[:1].to(device))
     logger = start_run(out, cfg)
     print(f"teacher {teacher_path}: {info['netG']} ngf {info['ngf']} ({cost['teacher_params']:,} "
           f"parameters, {cost['teacher_macs'] / 1e6:.1f} M MACs per image); student ngf "

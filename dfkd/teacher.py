@@ -6,7 +6,6 @@ metadata is then unknown and the test accuracy is measured).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
@@ -47,14 +46,12 @@ def train_classifier(model: nn.Module, train: TensorDataset, test: TensorDataset
     iters = epochs * method.steps_per_epoch
     cfg = PlayerConfig(optim=OptimConfig("adam", lr=lr), schedule=ScheduleConfig("cosine"))
     player = Player.from_config("model", model, cfg, iters)
-    started = [time.perf_counter()]
 
     def evaluate() -> dict[str, float]:
         acc = accuracy(model, test, device=device)
         epoch = loop.iteration // method.steps_per_epoch
-        log(f"epoch {epoch}/{epochs}: test accuracy {acc:.2f}% "
-            f"({time.perf_counter() - started[0]:.1f}s)")
-        started[0] = time.perf_counter()
+        before = loop.history[-1]["seconds"] if loop.history else 0.0
+        log(f"epoch {epoch}/{epochs}: test accuracy {acc:.2f}% ({loop.seconds - before:.1f}s)")
         return {"acc": acc}
 
     loop = AdversarialLoop(method, player, None, iters, run_dir, evaluate=evaluate,

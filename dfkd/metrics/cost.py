@@ -52,6 +52,15 @@ def count_macs(model: nn.Module, example: torch.Tensor, transposed_by_output: bo
     return counter.get_total_flops() // 2 + extra[0]
 
 
+def teacher_student_cost(teacher: nn.Module, student: nn.Module,
+                         example: torch.Tensor) -> dict[str, int]:
+    """MACs for ``example`` and parameter counts of a teacher and its student."""
+    return {"teacher_macs": count_macs(teacher, example),
+            "student_macs": count_macs(student, example),
+            "teacher_params": count_parameters(teacher),
+            "student_params": count_parameters(student)}
+
+
 def cpu_latency(model: nn.Module, example: torch.Tensor, repeats: int = 20,
                 warmup: int = 3) -> dict[str, float]:
     """Wall-clock time of one forward pass on ``example``: median and quartiles (ms) of
@@ -79,4 +88,4 @@ def cpu_latency(model: nn.Module, example: torch.Tensor, repeats: int = 20,
             "iqr_ms": p75 - p25, "repeats": repeats, "threads": torch.get_num_threads()}
 
 
-__all__ = ["count_macs", "count_parameters", "cpu_latency"]
+__all__ = ["count_macs", "count_parameters", "cpu_latency", "teacher_student_cost"]
