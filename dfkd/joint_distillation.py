@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dfkd.data.epoch_order import EpochOrder
+from dfkd.dcgan import latent_bank
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import StatelessMethod
 from dfkd.errors import ConfigError
@@ -68,7 +69,7 @@ class JointDistillation(StatelessMethod):
         self.batch_size = batch_size
         self.weights = {"gan": gan_weight, "pixel": pixel_weight, "d_distill": d_distill_weight}
         self.order = EpochOrder(len(images), batch_size, seed)
-        self.grid_z = torch.randn(GRID, student_g.nz, generator=torch.Generator().manual_seed(7))
+        self.grid_z = latent_bank(GRID, student_g.nz)
 
     @property
     def has_adversary(self) -> bool:

@@ -12,14 +12,12 @@ so a state_dict reads ``main.<i>.weight`` as the example's ``netG_epoch_*.pth`` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
 
 import torch
 import torch.nn as nn
 
-from dfkd.engine.state import atomic_save, safe_load
 from dfkd.errors import CheckpointError
-from dfkd.models.checkpoint import extract_state_dict
+from generators.gan_checkpoint import read_state, save_pix2pix_state
 
 IMAGE_SIZE = 32
 
@@ -85,18 +83,9 @@ class DCGANDiscriminator(nn.Module):
 
 # -- files ----------------------------------------------------------------------------------
 def save_dcgan_state(model: nn.Module, path: str | Path) -> None:
-    """The plain state_dict on the CPU, as the DCGAN example saves its nets."""
-    atomic_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, path)
-
-
-def _state(path_or_state: str | Path | Mapping[str, torch.Tensor]) -> tuple[str, dict]:
-    if isinstance(path_or_state, Mapping):
-        return "the state_dict", dict(path_or_state)
-    source = str(path_or_state)
-    try:
-        return source, extract_state_dict(safe_load(path_or_state))
-    except CheckpointError as exc:
-        raise CheckpointError(f"{source}: {exc}") from None
+    """The plain state_dict on the CPU, as the DCGAN example saves its nets (the same
+    format as pix2pix's files)."""
+    save_pix2pix_state(model, path)
 
 
 def _load(model: nn.Module, state: dict, source: str, what: str) -> nn.Module:
@@ -114,7 +103,7 @@ def load_dcgan_generator(path_or_state, device: str | torch.device = "cpu"
                          ) -> tuple[DCGANGenerator, dict]:
     """The generator of a DCGAN ``.pth`` and ``{nz, ngf, nc}`` read off its shapes:
     ``main.0.weight`` is (nz, 4ngf, 4, 4), ``main.9.weight`` (ngf, nc, 4, 4)."""
-    source, state = _state(path_or_state)
+    source, state = read_state(path_or_state)
     first, last = state.get("main.0.weight"), state.get("main.9.weight")
     if first is None or last is None or first.dim() != 4 or first.shape[2:] != (4, 4):
         raise CheckpointError(f"{source} is not a DCGAN generator (latest_net_G.pth of "
@@ -129,7 +118,7 @@ def load_dcgan_discriminator(path_or_state, device: str | torch.device = "cpu"
                              ) -> tuple[DCGANDiscriminator, dict]:
     """The discriminator of a DCGAN ``.pth`` and ``{ndf, nc}``: ``main.0.weight`` is
     (ndf, nc, 4, 4)."""
-    source, state = _state(path_or_state)
+    source, state = read_state(path_or_state)
     first = state.get("main.0.weight")
     if first is None or "main.8.weight" not in state:
         raise CheckpointError(f"{source} is not a DCGAN discriminator (latest_net_D.pth of "

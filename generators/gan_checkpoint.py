@@ -101,7 +101,7 @@ def _infer_unet(state: Mapping[str, torch.Tensor], source: str) -> dict:
             "input_nc": down.shape[1], "output_nc": up.shape[1], "use_dropout": True}
 
 
-def _read_state(path_or_state: str | Path | Mapping[str, torch.Tensor]
+def read_state(path_or_state: str | Path | Mapping[str, torch.Tensor]
                 ) -> tuple[str, dict[str, torch.Tensor]]:
     """(how to name the source in errors, its state_dict) of a file or a loaded dict."""
     if isinstance(path_or_state, Mapping):
@@ -172,7 +172,7 @@ def load_pix2pix_state(path_or_state: str | Path | Mapping[str, torch.Tensor],
     ``module.`` prefixes (DataParallel) and a wrapping ``{"state_dict": …}`` are accepted.
     The model is returned in eval mode.
     """
-    source, state = _read_state(path_or_state)
+    source, state = read_state(path_or_state)
     requested = {"netG": netG, "ngf": ngf, "norm": norm, "use_dropout": use_dropout,
                  "input_nc": input_nc, "output_nc": output_nc}
     if netG is not None and netG not in GENERATOR_NAMES:
@@ -218,7 +218,7 @@ def load_discriminator_state(path_or_state: str | Path | Mapping[str, torch.Tens
     convolution a 4-d ``model.<i>.weight`` (n_layers + 2 in all), and convolutions before a
     norm carry a bias only under instance norm. GAN Compression starts the student's
     discriminator from the teacher's this way."""
-    source, state = _read_state(path_or_state)
+    source, state = read_state(path_or_state)
     convs = sorted(int(m.group(1)) for k, v in state.items()
                    if (m := re.fullmatch(r"model\.(\d+)\.weight", k)) and v.dim() == 4)
     if not convs or convs[0] != 0 or len(convs) < 3:
@@ -249,4 +249,4 @@ def save_pix2pix_state(model: nn.Module, path: str | Path) -> None:
 
 
 __all__ = ["infer_pix2pix_config", "load_discriminator_state", "load_pix2pix_state",
-           "save_pix2pix_state"]
+           "read_state", "save_pix2pix_state"]
