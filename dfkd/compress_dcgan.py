@@ -25,6 +25,7 @@ from dfkd.joint_distillation import JointDistillation
 from dfkd.metrics.cost import teacher_student_cost
 from generators.dcgan import (DCGANDiscriminator, DCGANGenerator, load_dcgan_discriminator,
                               load_dcgan_generator, save_dcgan_state)
+from generators.gan_checkpoint import discriminator_beside
 
 
 def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device):
@@ -34,10 +35,11 @@ def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device):
         return None, "not used"
     path = cfg.discriminator_ckpt
     if path == "auto":
-        path = teacher_path.with_name(teacher_path.name.replace("net_G", "net_D"))
-        if path == teacher_path or not path.exists():
+        path = discriminator_beside(teacher_path)
+        if path is None:
             raise CheckpointError(f"no teacher discriminator beside {teacher_path} (looked for "
-                                  f"{path}): set discriminator_ckpt, or d_distill_weight: 0")
+                                  "latest_net_D.pth): set discriminator_ckpt, or "
+                                  "d_distill_weight: 0")
     model, _ = load_dcgan_discriminator(path, device)
     return model, f"from {path}"
 

@@ -27,8 +27,8 @@ from dfkd.errors import CheckpointError
 from dfkd.gan_compression import GANCompression
 from dfkd.gan_eval import compare, generate, task_features, task_fid
 from dfkd.metrics.cost import teacher_student_cost
-from generators.gan_checkpoint import (load_discriminator_state, load_pix2pix_state,
-                                       save_pix2pix_state)
+from generators.gan_checkpoint import (discriminator_beside, load_discriminator_state,
+                                       load_pix2pix_state, save_pix2pix_state)
 from generators.pix2pix import define_D, define_G, distill_layers
 
 
@@ -139,8 +139,7 @@ def build_discriminator(cfg: CompressConfig, teacher_path: Path, paired: bool, i
     channels = targets.shape[1] + (inputs.shape[1] if paired else 0)
     path = cfg.discriminator_ckpt
     if path == "auto":
-        sibling = teacher_path.with_name(teacher_path.name.replace("net_G", "net_D"))
-        path = str(sibling) if sibling != teacher_path and sibling.exists() else ""
+        path = str(discriminator_beside(teacher_path) or "")
     if not path:
         return (define_D(cfg.netD, channels, ndf=cfg.ndf, n_layers_D=cfg.n_layers_D,
                          norm=cfg.norm).to(device), "fresh (no teacher discriminator)")

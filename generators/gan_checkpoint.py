@@ -238,6 +238,15 @@ def load_discriminator_state(path_or_state: str | Path | Mapping[str, torch.Tens
     return model, info
 
 
+def discriminator_beside(generator_file: str | Path) -> Path | None:
+    """The discriminator file saved with a generator file, as the original code (and
+    ``tools/train_gan.py``) name them: ``latest_net_D.pth`` beside ``latest_net_G.pth``,
+    ``latest_net_D_A.pth`` beside ``latest_net_G_A.pth``; None when there is none."""
+    generator_file = Path(generator_file)
+    sibling = generator_file.with_name(generator_file.name.replace("net_G", "net_D"))
+    return sibling if sibling != generator_file and sibling.exists() else None
+
+
 def save_pix2pix_state(model: nn.Module, path: str | Path) -> None:
     """Write ``model``'s state_dict as the original code does: plain, CPU tensors, no
     ``module.`` prefix, so the original ``test.py`` and :func:`load_pix2pix_state` read it."""
@@ -248,5 +257,5 @@ def save_pix2pix_state(model: nn.Module, path: str | Path) -> None:
     atomic_save(state, path)
 
 
-__all__ = ["infer_pix2pix_config", "load_discriminator_state", "load_pix2pix_state",
+__all__ = ["discriminator_beside", "infer_pix2pix_config", "load_discriminator_state", "load_pix2pix_state",
            "read_state", "save_pix2pix_state"]
