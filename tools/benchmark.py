@@ -187,6 +187,23 @@ def run_child(cmd: list[str], log_path: Path, prefix: str = "", echo: bool = Tru
     return proc.returncode, kib / 1024, time.perf_counter() - start
 
 
+def run_unless_done(name: str, cmd: list[str], folder: Path, product: str) -> None:
+    """Run the tool ``cmd`` (script and flags) with ``--out folder`` in a child process,
+    logging to ``<folder>.log``, unless ``folder/product`` exists; a run cut short is
+    continued with ``--resume``. A failed child stops the benchmark."""
+    if (folder / product).exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, *cmd, "--out", str(folder)]
+    if (folder / "latest.pt").exists():
+        cmd.append("--resume")
+    print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
+    log = folder.parent / f"{folder.name}.log"
+    status, _, _ = run_child(cmd, log, prefix=f"[{name}] ")
+    if status != 0:
+        raise SystemExit(f"{name} failed (exit {status}); see {log}")
+
+
 def passthrough_flags(data_root: str | None = None, teacher_ckpt: str | None = None) -> list[str]:
     """Flags every training child gets: where the data and the teacher are."""
     flags = []

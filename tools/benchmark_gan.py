@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark import ROOT, machine_info, run_child  # noqa: E402
+from benchmark import ROOT, machine_info, run_unless_done  # noqa: E402
 
 OUT = Path("benchmarks")
 TASKS = {"pix2pix": ("edges2fashion", "latest_net_G.pth"),
@@ -53,9 +53,8 @@ def student_setting(task: str) -> tuple[int, int]:
     return cfg["student_ngf"], cfg["train"]["iters"]
 
 
-def train_missing(task: str, runs: Path, passthrough: list[str]) -> dict[str, float]:
-    """Run the children whose generator file is missing; returns their wall seconds."""
-    seconds = {}
+def train_missing(task: str, runs: Path, passthrough: list[str]) -> None:
+    """Run the children whose generator file is missing."""
     teacher_file = generator_file(runs, task, "teacher")
     student_ngf, student_iters = student_setting(task)
     commands = {
@@ -66,20 +65,9 @@ def train_missing(task: str, runs: Path, passthrough: list[str]) -> dict[str, fl
                     "--set", f"ngf={student_ngf}", "--iters", str(student_iters)],
     }
     for model in MODELS:
-        folder = runs / task / model
-        if generator_file(runs, task, model).exists():
-            continue
-        cmd = [sys.executable, *commands[model], "--out", str(folder), *passthrough]
-        if (folder / "latest.pt").exists():
-            cmd.append("--resume")
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        print(f"[{task}/{model}] {' '.join(cmd[1:])}", flush=True)
-        status, _, wall = run_child(cmd, folder.parent / f"{model}.log", prefix=f"[{task}/{model}] ")
-        if status != 0:
-            raise SystemExit(f"{task}/{model} failed (exit {status}); see "
-                             f"{folder.parent / f'{model}.log'}")
-        seconds[model] = wall
-    return seconds
+        file = generator_file(runs, task, model)
+        run_unless_done(f"{task}/{model}", [*commands[model], *passthrough], file.parent,
+                        file.name)
 
 
 def latencies(models: dict, channels: int, sizes: tuple[int, ...], rounds: int,

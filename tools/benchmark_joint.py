@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark import ROOT, machine_info, run_child  # noqa: E402
+from benchmark import ROOT, machine_info, run_unless_done  # noqa: E402
 
 OUT = Path("benchmarks")
 GAN_MODELS = ("teacher", "scratch", "aguinaldo", "joint")
@@ -74,17 +74,8 @@ def gan_commands(runs: Path) -> dict[str, list[str]]:
 
 
 def run_once(name: str, cmd: list[str], folder: Path, product: str) -> dict:
-    """Run ``cmd`` with ``--out folder`` unless ``folder/product`` exists (resuming a run
-    cut short); returns its metrics.json."""
-    if not (folder / product).exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, *cmd, "--out", str(folder)]
-        if (folder / "latest.pt").exists():
-            cmd.append("--resume")
-        print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
-        status, _, _ = run_child(cmd, folder.parent / f"{folder.name}.log", prefix=f"[{name}] ")
-        if status != 0:
-            raise SystemExit(f"{name} failed (exit {status}); see {folder.parent / folder.name}.log")
+    """:func:`benchmark.run_unless_done`, then the run's metrics.json."""
+    run_unless_done(name, cmd, folder, product)
     return json.loads((folder / "metrics.json").read_text())
 
 
