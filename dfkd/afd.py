@@ -23,9 +23,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from dfkd.cli import add_common_args, check_out, config_path, prepare_device, resume_if_asked
-from dfkd.cli import start_run, write_json
-from dfkd.config import AFDConfig, build_config, to_dict
+from dfkd.cli import (add_common_args, check_out, config_from_flags, prepare_device,
+                      resume_if_asked, start_run, write_json)
+from dfkd.config import AFDConfig, to_dict
 from dfkd.data import get_spec, load_tensors
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine import AdversarialLoop, Player, RunLogger, StatelessMethod, seed_everything
@@ -185,9 +185,7 @@ def load_config(args: argparse.Namespace) -> AFDConfig:
              "train.seed": args.seed, "train.amp": args.amp, "train.epochs": args.epochs,
              "train.batch_size": args.batch_size,
              "peers": json.dumps(args.peers) if args.peers else None}
-    overrides = [f"{k}={v}" for k, v in flags.items() if v is not None]
-    cfg = build_config(AFDConfig(), [args.config or config_path("afd", args.dataset)],
-                       overrides + args.overrides)
+    cfg = config_from_flags(AFDConfig(), "afd", args.dataset, args, flags)
     if cfg.dataset != args.dataset:
         raise ConfigError("set the dataset with --dataset, not in the config")
     return cfg

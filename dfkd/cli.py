@@ -114,9 +114,7 @@ def build_gan_config(default, folder: str, args: argparse.Namespace, flags: dict
     task = resolve_task(args.task)
     common = {"task": task, "train.iters": args.iters, "data_root": args.data_root,
               "train.device": args.device, "train.seed": args.seed, "train.amp": args.amp}
-    overrides = [f"{k}={v}" for k, v in {**common, **(flags or {})}.items() if v is not None]
-    cfg = build_config(default, [args.config or config_path(folder, task)],
-                       overrides + args.overrides)
+    cfg = config_from_flags(default, folder, task, args, {**common, **(flags or {})})
     if cfg.task != task:
         raise ConfigError(f"the config is for task {cfg.task!r} but --task {task} was asked for")
     return cfg
@@ -141,12 +139,18 @@ def build_run_config(default, folder: str, args: argparse.Namespace, flags: dict
               "teacher_ckpt": args.teacher_ckpt, "data_root": args.data_root,
               "student.model": args.student, "train.batch_size": args.batch_size,
               "train.device": args.device, "train.seed": args.seed, "train.amp": args.amp}
-    overrides = [f"{k}={v}" for k, v in {**common, **flags}.items() if v is not None]
-    cfg = build_config(default, [args.config or config_path(folder, args.dataset)],
-                       overrides + args.overrides)
+    cfg = config_from_flags(default, folder, args.dataset, args, {**common, **flags})
     if args.loss:
         cfg = dataclasses.replace(cfg, student_loss=parse_loss(args.loss))
     return cfg
+
+
+def config_from_flags(default, folder: str, name: str, args: argparse.Namespace, flags: dict):
+    """``--config`` (or ``configs/<folder>/<name>.yaml``) applied to ``default``, then the
+    tool's flags (``{"train.iters": 500}``; None: not given), then ``--set`` overrides."""
+    overrides = [f"{k}={v}" for k, v in flags.items() if v is not None]
+    return build_config(default, [args.config or config_path(folder, name)],
+                        overrides + args.overrides)
 
 
 def config_path(folder: str, dataset: str) -> Path:
