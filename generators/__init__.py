@@ -1,4 +1,4 @@
-"""Generator and discriminator architectures, registered in ``dfkd.registry.GENERATORS``.
+"""Generator and discriminator architectures, registered in ``dfkd.core.registry.GENERATORS``.
 
 ``dafl``/``dfad`` (DAFL/DFAD generator), ``zskt`` (no final Tanh, affine final BN),
 ``conditional`` (label embedding summed with z, for CGDD). Generators with a class input
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch.nn as nn
 
-from dfkd.errors import ConfigError
-from dfkd.registry import GENERATORS
+from dfkd.core.errors import ConfigError
+from dfkd.core.registry import GENERATORS
 from generators.conditional import ConditionalGenerator, balanced_labels
 from generators.dafl import DAFLGenerator
 from generators.multi import MultiGenerator

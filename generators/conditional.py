@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from dfkd.registry import GENERATORS
+from dfkd.core.registry import GENERATORS
 from generators.dafl import DAFLGenerator
 
 

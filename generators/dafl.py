@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dfkd.registry import GENERATORS
+from dfkd.core.registry import GENERATORS
 
 
 class DAFLGenerator(nn.Module):

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from dfkd.errors import CheckpointError
+from dfkd.core.errors import CheckpointError
 from generators.gan_checkpoint import read_state, save_pix2pix_state
 
 IMAGE_SIZE = 32

@@ -29,9 +29,9 @@ from typing import Mapping
 import torch
 import torch.nn as nn
 
-from dfkd.engine.state import atomic_save, safe_load
-from dfkd.errors import CheckpointError, ConfigError
-from dfkd.models.checkpoint import extract_state_dict
+from dfkd.core.errors import CheckpointError, ConfigError
+from dfkd.core.io import atomic_save, safe_load
+from dfkd.nets.checkpoint import extract_state_dict
 from generators.pix2pix import GENERATOR_NAMES, NORMS, define_D, define_G
 
 _RESNET_NAMES = {6: "resnet_6blocks", 9: "resnet_9blocks"}

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 from torch.nn import init
 
-from dfkd.errors import ConfigError
+from dfkd.core.errors import ConfigError
 
 GENERATOR_NAMES = ("resnet_9blocks", "resnet_6blocks", "unet_128", "unet_256")
 DISCRIMINATOR_NAMES = ("basic", "n_layers")

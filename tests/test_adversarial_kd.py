@@ -6,13 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dfkd.config import KnowledgeConfig, PlayerConfig
-from dfkd.data_driven import main as train_kd
-from dfkd.data_free import main as train_dfkd
+from dfkd.adversarial_kd.train import main as train_kd
+from dfkd.core.errors import ConfigError
+from dfkd.discriminator_distillation.train import main as train_dfkd
 from dfkd.engine import AdversarialLoop, Player
-from dfkd.errors import ConfigError
+from dfkd.engine.config import PlayerConfig
 from dfkd.knowledge import StudentLoss
-from dfkd.knowledge.adversarial import OutputDiscriminator
+from dfkd.knowledge.config import KnowledgeConfig
+from dfkd.nets.discriminators import OutputDiscriminator
 from tests.test_train_kd import kd_args
 
 

@@ -7,10 +7,13 @@ import torch
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
-from dfkd.afd import AFD, FeatureDiscriminator, build_peers, main as train_afd
+from dfkd.adversarial_kd.afd import AFD
+from dfkd.adversarial_kd.config import AFDConfig
+from dfkd.adversarial_kd.train_afd import build_peers
+from dfkd.adversarial_kd.train_afd import main as train_afd
+from dfkd.core.errors import ConfigError
 from dfkd.engine import AdversarialLoop, Player
-from dfkd.config import AFDConfig
-from dfkd.errors import ConfigError
+from dfkd.nets.discriminators import FeatureDiscriminator
 
 
 @pytest.fixture(autouse=True)

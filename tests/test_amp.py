@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from dfkd.data_driven import main as train_kd
+from dfkd.adversarial_kd.train import main as train_kd
 from dfkd.engine import AdversarialLoop
 from tests.test_loop import build
 from tests.test_train_kd import kd_args

@@ -1,16 +1,14 @@
 """Random student views of synthetic images: config, shapes, teacher relabelling."""
 import pytest
 import torch
-
-import dfkd.methods  # noqa: F401
-from dfkd.augment import build_augment
-from dfkd.config import AugmentConfig
-from dfkd.data.specs import DatasetSpec
-from dfkd.errors import ConfigError
-from dfkd.registry import METHODS
-from generators import build_generator
-
 from conftest import TinyClassifier
+
+import dfkd.discriminator_distillation.methods  # noqa: F401
+from dfkd.core.errors import ConfigError
+from dfkd.core.registry import METHODS
+from dfkd.data.augment import AugmentConfig, build_augment
+from dfkd.data.specs import DatasetSpec
+from generators import build_generator
 
 SPEC = DatasetSpec("tiny", 1, 8, 10, (0.0,), (1.0,))
 

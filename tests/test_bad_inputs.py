@@ -6,13 +6,12 @@ import sys
 
 import pytest
 import torch
+from conftest import ROOT
 from PIL import Image
 
 from dfkd.cli import run_main
-from dfkd.data_free import main as train_dfkd
-from dfkd.models import build_model, save_weights
-
-from conftest import ROOT
+from dfkd.discriminator_distillation.train import main as train_dfkd
+from dfkd.nets import build_model, save_weights
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +98,9 @@ def test_debug_shows_the_traceback(files):
 
 
 def test_a_model_too_deep_for_the_images_is_named_before_training():
-    from dfkd.cli import check_input_size
+    from dfkd.core.errors import ConfigError
     from dfkd.data.specs import DatasetSpec
-    from dfkd.errors import ConfigError
+    from dfkd.engine.run import check_input_size
 
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 5), torch.nn.Conv2d(2, 2, 5)).train()
     with pytest.raises(ConfigError, match=r"the student net does not take 1×6×6 images \(.*\): "

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-import dfkd.methods  # noqa: F401  (registers the methods)
-import dfkd.models  # noqa: F401  (registers the models)
-from dfkd.config import CONFIG_DIR, DFKDConfig, build_config
+import dfkd.discriminator_distillation.methods  # noqa: F401  (registers the methods)
+import dfkd.nets  # noqa: F401  (registers the models)
+from dfkd.core.config import CONFIG_DIR, build_config
+from dfkd.core.errors import CheckpointError, DfkdError
+from dfkd.core.registry import GENERATORS, METHODS, MODELS
 from dfkd.data import get_spec
-from dfkd.errors import CheckpointError, DfkdError
-from dfkd.models import build_model, load_weights
-from dfkd.registry import GENERATORS, METHODS, MODELS
+from dfkd.discriminator_distillation.config import DFKDConfig
+from dfkd.nets import build_model, load_weights
 
 METHOD_NAMES = ("dafl", "dfad", "zskt", "mad", "cgdd")
 DATASETS = ("cifar10", "cifar100")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dfkd.data_free import main as train_dfkd
-from dfkd.errors import CheckpointError, ConfigError, DatasetMissingError, DfkdError
+from dfkd.core.errors import CheckpointError, ConfigError, DatasetMissingError, DfkdError
+from dfkd.discriminator_distillation.train import main as train_dfkd
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--set", "generator.ngf=4", "--set", "generator.nz=8", "--set", "train.eval_every=2",
@@ -107,7 +107,7 @@ def test_error_is_one_line_without_traceback(fake_data_root, tmp_path):
 
 def test_cifar_style_networks_run_through_the_cli(fake_data_root, tmp_path):
     """The ResNet/WRN path used for CIFAR (here on 1-channel fake data, tiny batch)."""
-    from dfkd.models import build_model, save_weights
+    from dfkd.nets import build_model, save_weights
 
     teacher_path = tmp_path / "wrn.pt"
     save_weights(build_model("wrn16_1", in_channels=1), teacher_path,
@@ -123,7 +123,7 @@ def test_cifar_style_networks_run_through_the_cli(fake_data_root, tmp_path):
 def test_sample_grid_one_row_per_class(method, flags, teacher, fake_data_root, tmp_path, capsys):
     from PIL import Image
 
-    from dfkd.sample import main as sample
+    from dfkd.discriminator_distillation.sample import main as sample
 
     out = tmp_path / "run"
     train_dfkd(dfkd_args(method, teacher, fake_data_root, out, 1)
@@ -139,7 +139,7 @@ def test_sample_grid_one_row_per_class(method, flags, teacher, fake_data_root, t
 
 
 def test_sample_rejects_ema_without_momentum_generator(teacher, fake_data_root, tmp_path):
-    from dfkd.sample import main as sample
+    from dfkd.discriminator_distillation.sample import main as sample
 
     out = tmp_path / "run"
     train_dfkd(dfkd_args("dfad", teacher, fake_data_root, out, 1))
@@ -152,7 +152,7 @@ def test_student_ema_is_the_evaluated_student(teacher, fake_data_root, tmp_path)
 
     from dfkd.data import load_tensors
     from dfkd.metrics import accuracy
-    from dfkd.models import build_model
+    from dfkd.nets import build_model
 
     out = tmp_path / "run"
     train_dfkd(dfkd_args("dfad", teacher, fake_data_root, out, 3)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from dfkd.data_free import main as train_dfkd
+from dfkd.discriminator_distillation.train import main as train_dfkd
 from dfkd.metrics.collapse import class_entropy, collapse_warnings, sample_diversity
 
 

@@ -5,11 +5,19 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dfkd.compress_gan import main as compress_gan
-from dfkd.errors import CheckpointError, ConfigError, DfkdError
-from dfkd.gan_compression import GANCompression, channel_mappings, feature_distillation
-from dfkd.models import build_model, save_weights
-from generators.gan_checkpoint import load_discriminator_state, load_pix2pix_state, save_pix2pix_state
+from dfkd.core.errors import CheckpointError, ConfigError, DfkdError
+from dfkd.generator_distillation.gan_compression import (
+    GANCompression,
+    channel_mappings,
+    feature_distillation,
+)
+from dfkd.generator_distillation.train import main as compress_gan
+from dfkd.nets import build_model, save_weights
+from generators.gan_checkpoint import (
+    load_discriminator_state,
+    load_pix2pix_state,
+    save_pix2pix_state,
+)
 from generators.pix2pix import define_D, define_G, distill_layers
 
 TINY = ["--set", "train.batch_size=4", "--set", "train.eval_every=2", "--set", "train.eval_pairs=8",

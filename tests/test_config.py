@@ -1,7 +1,8 @@
 import pytest
 
-from dfkd.config import DFKDConfig, build_config, parse_override
-from dfkd.errors import ConfigError
+from dfkd.core.config import build_config, parse_override
+from dfkd.core.errors import ConfigError
+from dfkd.discriminator_distillation.config import DFKDConfig
 
 
 def test_yaml_then_overrides(tmp_path):

@@ -5,10 +5,17 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dfkd.errors import CheckpointError, ConfigError
+from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.metrics.cost import count_macs, count_parameters, cpu_latency
-from dfkd.metrics.image_quality import (ClassifierFeatures, InceptionFeatures, feature_extractor,
-                                        fid, fid_from_features, psnr, ssim)
+from dfkd.metrics.image_quality import (
+    ClassifierFeatures,
+    InceptionFeatures,
+    feature_extractor,
+    fid,
+    fid_from_features,
+    psnr,
+    ssim,
+)
 from generators.pix2pix import define_G
 
 

@@ -9,17 +9,16 @@ import time
 
 import pytest
 import torch
-
-from dfkd.afd import main as train_afd
-from dfkd.compress_gan import main as compress_gan
-from dfkd.data_driven import main as train_kd
-from dfkd.data_free import main as train_dfkd
-from dfkd.engine import AdversarialLoop, DivergenceError
-from dfkd.errors import CorruptCheckpointError
-from dfkd.train_gan import main as train_gan
-from tests.test_loop import build
-
 from conftest import ROOT
+
+from dfkd.adversarial_kd.train import main as train_kd
+from dfkd.adversarial_kd.train_afd import main as train_afd
+from dfkd.core.errors import CorruptCheckpointError
+from dfkd.discriminator_distillation.train import main as train_dfkd
+from dfkd.engine import AdversarialLoop, DivergenceError
+from dfkd.gan_teachers.train import main as train_gan
+from dfkd.generator_distillation.train import main as compress_gan
+from tests.test_loop import build
 
 sys.path.insert(0, str(ROOT / "tools"))
 from train_teacher import main as train_teacher  # noqa: E402
@@ -126,7 +125,7 @@ def test_sigkill_then_resume_equals_straight_run(tool, teacher, fake_data_root, 
 
 # -- the loop's own guards --------------------------------------------------------------
 def test_previous_checkpoint_is_kept_and_used_when_latest_is_corrupt(tmp_path, capsys):
-    from dfkd.cli import resume_if_asked
+    from dfkd.engine.run_folder import resume_if_asked
 
     _, _, _, gp, sp, m = build("dfad")
     AdversarialLoop(m, sp, gp, 4, tmp_path, eval_every=2).run()

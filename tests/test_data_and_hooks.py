@@ -2,14 +2,13 @@ import gzip
 
 import pytest
 import torch
+from conftest import TinyClassifier
 
+from dfkd.core.errors import DatasetMissingError, DfkdError
+from dfkd.core.registry import UnknownNameError
 from dfkd.data import get_spec, load_tensors, prepare_fashion_mnist
 from dfkd.data.locate import MNIST_FILES
-from dfkd.errors import DatasetMissingError, DfkdError
-from dfkd.hooks import FeatureRecorder
-from dfkd.registry import UnknownNameError
-
-from conftest import TinyClassifier
+from dfkd.nets.hooks import FeatureRecorder
 
 
 def test_fashion_mnist_from_a_debian_style_folder(fake_data_root, tmp_path):

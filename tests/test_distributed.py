@@ -5,10 +5,9 @@ import subprocess
 import sys
 
 import torch
-
-from dfkd.data_driven import main as train_kd
-
 from conftest import ROOT
+
+from dfkd.adversarial_kd.train import main as train_kd
 
 
 def torchrun(tool, args, nproc=2):
@@ -61,8 +60,8 @@ def test_data_free_run_on_two_processes(teacher, fake_data_root, tmp_path):
 def test_batch_must_split_over_processes(monkeypatch):
     import pytest
 
+    from dfkd.core.errors import ConfigError
     from dfkd.engine import distributed
-    from dfkd.errors import ConfigError
 
     monkeypatch.setattr(distributed, "world_size", lambda: 3)
     with pytest.raises(ConfigError, match="train.batch_size 16 does not split over 3 processes"):

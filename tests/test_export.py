@@ -1,4 +1,4 @@
-"""dfkd.export and tools/export.py: TorchScript and ONNX round trips."""
+"""dfkd.nets.export and tools/export.py: TorchScript and ONNX round trips."""
 import copy
 import subprocess
 import sys
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from dfkd.errors import DfkdError
-from dfkd.export import export_and_check, max_difference
+from dfkd.core.errors import DfkdError
+from dfkd.nets.export import export_and_check, max_difference
 from generators.gan_checkpoint import save_pix2pix_state
 from generators.pix2pix import define_G
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dfkd.errors import ConfigError
+from dfkd.core.errors import ConfigError
 from dfkd.losses import BNStatisticsPrior, attention_map, attention_transfer, bn_statistics_loss
 
 

@@ -4,7 +4,7 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from dfkd.errors import CheckpointError, ConfigError
+from dfkd.core.errors import CheckpointError, ConfigError
 from generators.gan_checkpoint import infer_pix2pix_config, load_pix2pix_state, save_pix2pix_state
 from generators.pix2pix import define_D, define_G
 

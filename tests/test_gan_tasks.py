@@ -2,8 +2,8 @@
 import pytest
 import torch
 
+from dfkd.core.errors import ConfigError
 from dfkd.data.gan_tasks import edge_map, load_gan_task, sneaker2boot
-from dfkd.errors import ConfigError
 
 
 def test_edge_map_draws_dark_lines_on_white_around_a_bright_square():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dfkd.registry import GENERATORS
+from dfkd.core.registry import GENERATORS
 from generators import DAFLGenerator, build_generator
 
 

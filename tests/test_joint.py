@@ -7,15 +7,20 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dfkd.compress_gan import main as compress_gan
+from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.engine import AdversarialLoop, Player
-from dfkd.errors import CheckpointError, ConfigError
-from dfkd.joint_distillation import JointDistillation, discriminator_distillation
-from dfkd.config import PlayerConfig
-from dfkd.models import build_model, save_weights
-from dfkd.train_gan import main as train_gan
-from generators.dcgan import (DCGANDiscriminator, DCGANGenerator, load_dcgan_discriminator,
-                              load_dcgan_generator, save_dcgan_state)
+from dfkd.engine.config import PlayerConfig
+from dfkd.gan_teachers.train import main as train_gan
+from dfkd.joint_distillation.train import main as distill_gan
+from dfkd.joint_distillation.joint import JointDistillation, discriminator_distillation
+from dfkd.nets import build_model, save_weights
+from generators.dcgan import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    load_dcgan_discriminator,
+    load_dcgan_generator,
+    save_dcgan_state,
+)
 from generators.pix2pix import define_G
 
 
@@ -163,7 +168,7 @@ def test_dcgan_teacher_run(dcgan_teacher):
 
 
 def distil(data_root, teacher, out, iters, fid_flags, *extra):
-    return compress_gan(["--task", "dcgan", "--teacher-ckpt", str(teacher / "latest_net_G.pth"),
+    return distill_gan(["--task", "dcgan", "--teacher-ckpt", str(teacher / "latest_net_G.pth"),
                          "--data-root", str(data_root), "--out", str(out), "--iters", str(iters),
                          "--student-ngf", "2", "--set", "student_ndf=2", *TINY[6:], *fid_flags,
                          *extra])
@@ -221,3 +226,24 @@ def test_every_gan_mode_distils_and_trains_a_dcgan(mode, fake_data_root, dcgan_t
                       "--set", f"gan_mode={mode}"]) == 0
     metrics = json.loads((tmp_path / "dcgan" / "metrics.json").read_text())
     assert metrics["config"]["gan_mode"] == mode
+
+
+def test_compress_gan_tool_hands_a_dcgan_task_to_joint_distillation(tmp_path):
+    """The README's ``compress_gan.py --task dcgan`` still reaches joint G+D distillation,
+    and each family's entry names the other tool for the other kind of task."""
+    import subprocess
+    import sys
+
+    from dfkd.generator_distillation.train import main as compress_gan
+    from conftest import ROOT
+
+    missing = str(tmp_path / "none" / "latest_net_G.pth")
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "compress_gan.py"), "--task=dcgan",
+                          "--teacher-ckpt", missing, "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "python tools/train_gan.py --task dcgan" in run.stderr  # the joint entry's message
+    with pytest.raises(ConfigError, match="tools/distill_gan.py"):
+        compress_gan(["--task", "dcgan", "--teacher-ckpt", missing])
+    with pytest.raises(ConfigError, match="tools/compress_gan.py"):
+        distill_gan(["--task", "edges2fashion", "--teacher-ckpt", missing])

@@ -3,13 +3,13 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dfkd.config import KnowledgeConfig
-from dfkd.errors import ConfigError
-from dfkd.hooks import PairRecorder, projection
+from dfkd.core.errors import ConfigError
+from dfkd.core.registry import UnknownNameError
 from dfkd.knowledge import KNOWLEDGE, StudentLoss
+from dfkd.knowledge.config import KnowledgeConfig
 from dfkd.losses import kd_kl
-from dfkd.models import build_model
-from dfkd.registry import UnknownNameError
+from dfkd.nets import build_model
+from dfkd.nets.hooks import PairRecorder, projection
 
 
 def pair(teacher="lenet5", student="lenet5_half"):

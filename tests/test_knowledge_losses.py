@@ -5,11 +5,23 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dfkd.losses import (ContrastiveRepresentation, activation_boundary, crd_nce,
-                         factor_transfer, fsp_loss, fsp_matrix, hint_loss, irg, kdsvd,
-                         neuron_selectivity_transfer, probabilistic_knowledge_transfer,
-                         rkd_angle, rkd_distance, similarity_preserving,
-                         variational_information)
+from dfkd.losses import (
+    ContrastiveRepresentation,
+    activation_boundary,
+    crd_nce,
+    factor_transfer,
+    fsp_loss,
+    fsp_matrix,
+    hint_loss,
+    irg,
+    kdsvd,
+    neuron_selectivity_transfer,
+    probabilistic_knowledge_transfer,
+    rkd_angle,
+    rkd_distance,
+    similarity_preserving,
+    variational_information,
+)
 
 
 def approx(x, rel=1e-5, abs=1e-7):

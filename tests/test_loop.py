@@ -2,17 +2,16 @@
 
 import pytest
 import torch
+from conftest import TinyClassifier
 from torch.utils.data import TensorDataset
 
-import dfkd.methods  # noqa: F401
-from dfkd.config import OptimConfig, PlayerConfig, ScheduleConfig
+import dfkd.discriminator_distillation.methods  # noqa: F401
+from dfkd.core.registry import METHODS
 from dfkd.data.specs import DatasetSpec
 from dfkd.engine import AdversarialLoop, DivergenceError, Player, lr_factor
+from dfkd.engine.config import OptimConfig, PlayerConfig, ScheduleConfig
 from dfkd.metrics import accuracy
-from dfkd.registry import METHODS
 from generators import build_generator
-
-from conftest import TinyClassifier
 
 SPEC = DatasetSpec("tiny", 1, 8, 10, (0.0,), (1.0,))
 
@@ -155,7 +154,7 @@ def test_accuracy_does_not_touch_global_rng():
 
 @pytest.mark.parametrize("method", ["dafl", "dfad"])
 def test_student_batches_mix_replayed_samples(method):
-    from dfkd.replay import ReplayBuffer
+    from dfkd.discriminator_distillation.replay import ReplayBuffer
 
     torch.manual_seed(0)
     teacher, student = TinyClassifier(width=6), TinyClassifier(width=3)

@@ -3,16 +3,15 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-import dfkd.methods  # noqa: F401
-from dfkd.data.specs import DatasetSpec
-from dfkd.errors import ConfigError
-from dfkd.losses import bn_statistics_loss
-from dfkd.registry import METHODS
-from dfkd.replay import ReplayBuffer
-from generators import build_generator
-
 from conftest import TinyClassifier
+
+import dfkd.discriminator_distillation.methods  # noqa: F401
+from dfkd.core.errors import ConfigError
+from dfkd.core.registry import METHODS
+from dfkd.data.specs import DatasetSpec
+from dfkd.discriminator_distillation.replay import ReplayBuffer
+from dfkd.losses import bn_statistics_loss
+from generators import build_generator
 
 SPEC = DatasetSpec("tiny", 1, 8, 10, (0.0,), (1.0,))
 B, NZ = 16, 8
@@ -124,7 +123,7 @@ def test_conditional_generator_required_exactly_where_needed():
 
 
 def test_attention_methods_check_matching_groups():
-    from dfkd.models import build_model
+    from dfkd.nets import build_model
 
     teacher = build_model("resnet18", in_channels=1)  # four stages vs TinyClassifier's two
     g = build_generator("zskt", nz=NZ, ngf=4, img_size=8, channels=1)
@@ -145,7 +144,7 @@ def test_bn_prior_adds_weighted_term_to_any_generator_loss():
 
 
 def test_bn_prior_on_teacher_without_batchnorm_is_a_config_error():
-    from dfkd.models import build_model
+    from dfkd.nets import build_model
 
     g = build_generator("dafl", nz=NZ, ngf=4, img_size=32, channels=1)
     spec = DatasetSpec("tiny32", 1, 32, 10, (0.0,), (1.0,))

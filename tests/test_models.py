@@ -3,9 +3,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dfkd.errors import CheckpointError, DfkdError
-from dfkd.models import build_model, classifier_layer, extract_state_dict, load_weights, save_weights
-from dfkd.registry import MODELS, UnknownNameError
+from dfkd.core.errors import CheckpointError, DfkdError
+from dfkd.core.registry import MODELS, UnknownNameError
+from dfkd.nets import build_model, classifier_layer, extract_state_dict, load_weights, save_weights
 
 CHEAP = ["lenet5", "lenet5_half", "resnet18", "wrn16_1", "wrn16_2"]
 

@@ -1,8 +1,8 @@
-"""dfkd.modes.eval_mode: eval inside, each submodule's own mode after, even on error."""
+"""dfkd.core.modes.eval_mode: eval inside, each submodule's own mode after, even on error."""
 import pytest
 import torch.nn as nn
 
-from dfkd.modes import eval_mode
+from dfkd.core.modes import eval_mode
 
 
 def test_modes_restored_per_submodule_even_after_an_error():

@@ -3,10 +3,16 @@ import pytest
 import torch
 import torch.nn as nn
 
-from dfkd.errors import ConfigError
-from dfkd.hooks import FeatureRecorder
-from generators.pix2pix import (NLayerDiscriminator, ResnetGenerator, UnetGenerator, define_D,
-                                define_G, distill_layers)
+from dfkd.core.errors import ConfigError
+from dfkd.nets.hooks import FeatureRecorder
+from generators.pix2pix import (
+    NLayerDiscriminator,
+    ResnetGenerator,
+    UnetGenerator,
+    define_D,
+    define_G,
+    distill_layers,
+)
 
 
 def bn(name, c):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from dfkd.errors import ConfigError
-from dfkd.replay import ReplayBuffer
+from dfkd.core.errors import ConfigError
+from dfkd.discriminator_distillation.replay import ReplayBuffer
 
 
 def batch(start, n=4):

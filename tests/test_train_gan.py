@@ -4,10 +4,10 @@ import json
 import pytest
 import torch
 
-from dfkd.cyclegan import CycleGAN
-from dfkd.errors import ConfigError
-from dfkd.models import build_model, save_weights
-from dfkd.train_gan import main as train_gan
+from dfkd.core.errors import ConfigError
+from dfkd.gan_teachers.cyclegan import CycleGAN
+from dfkd.gan_teachers.train import main as train_gan
+from dfkd.nets import build_model, save_weights
 from generators.gan_checkpoint import load_pix2pix_state
 
 TINY = ["--set", "netG=resnet_6blocks", "--set", "ngf=4", "--set", "ndf=4",

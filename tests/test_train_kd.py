@@ -4,11 +4,10 @@ import json
 import pytest
 import torch
 
-from dfkd.data_driven import main as train_kd
-from dfkd.data_free import main as train_dfkd
-from dfkd.errors import CheckpointError, ConfigError
-from dfkd.registry import UnknownNameError
-
+from dfkd.adversarial_kd.train import main as train_kd
+from dfkd.core.errors import CheckpointError, ConfigError
+from dfkd.core.registry import UnknownNameError
+from dfkd.discriminator_distillation.train import main as train_dfkd
 
 
 def kd_args(teacher, data_root, out, epochs, *extra):

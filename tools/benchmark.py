@@ -259,7 +259,7 @@ def summarize(metrics: dict, *, variant: str | None = None, overrides=(),
 
 def ensure_teacher(data_root: str | None = None) -> None:
     """Train the embedded-default teacher if it is missing (in a child, as the runs are)."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from dfkd.teacher import "
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from dfkd.engine.teacher import "
             "load_teacher; load_teacher('lenet5', 'fashion_mnist', data_root=sys.argv[2] or "
             "None, train_if_missing=True)")
     subprocess.run([sys.executable, "-c", code, str(ROOT), data_root or ""], check=True)
@@ -316,12 +316,13 @@ def build_pair(method: str):
     """The shared loop's ``step`` and a hand-written DFAD step on identical copies."""
     import torch
 
-    from dfkd.config import DFKDConfig, build_config
+    from dfkd.core.config import build_config
+    from dfkd.core.registry import METHODS as REGISTRY
     from dfkd.data import get_spec
+    from dfkd.discriminator_distillation.config import DFKDConfig
     from dfkd.engine import AdversarialLoop, Player, build_optimizer
-    from dfkd.models import build_model
-    from dfkd.registry import METHODS as REGISTRY
-    from dfkd.teacher import load_teacher
+    from dfkd.engine.teacher import load_teacher
+    from dfkd.nets import build_model
     from generators import build_generator
 
     if method != "dfad":
@@ -366,7 +367,7 @@ def loop_overhead(method: str = "dfad", blocks: int = 40, iters_per_block: int =
     """Time the shared loop and a hand-written loop in alternating blocks (ABBA order,
     so drifts in machine load hit both alike). The ratio is the median over blocks of
     shared/manual time of the two runs adjacent in time, which cancels slow load drifts."""
-    import dfkd.methods  # noqa: F401  (registers the methods)
+    import dfkd.discriminator_distillation.methods  # noqa: F401  (registers the methods)
 
     shared_step, manual_step = build_pair(method)
     for step in (shared_step, manual_step):  # warm-up

@@ -105,9 +105,8 @@ def measure(task: str, runs: Path, data_root: str | None, n_images: int, rounds:
     """Every number of the report for one task, from the three generator files."""
     import torch
 
-    from dfkd.config import FIDConfig
     from dfkd.data.gan_tasks import load_gan_task
-    from dfkd.gan_eval import compare, generate, task_features, task_fid
+    from dfkd.gan.evaluation import FIDConfig, compare, generate, task_features, task_fid
     from dfkd.metrics.cost import count_macs, count_parameters
     from generators.gan_checkpoint import load_pix2pix_state
 

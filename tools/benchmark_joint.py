@@ -84,10 +84,15 @@ def measure_gan(runs: Path, data_root: str | None, n_images: int, out: Path) -> 
     import torch
     from torchvision.utils import save_image
 
-    from dfkd.config import FIDConfig
     from dfkd.data.gan_tasks import fashion_images
-    from dfkd.dcgan import latent_bank
-    from dfkd.gan_eval import compare, generate, task_features, task_fid
+    from dfkd.gan.evaluation import (
+        FIDConfig,
+        compare,
+        generate,
+        latent_bank,
+        task_features,
+        task_fid,
+    )
     from dfkd.metrics.cost import count_macs, count_parameters
     from generators.dcgan import load_dcgan_generator
 

@@ -7,6 +7,7 @@
         --task cyclegan
 
 Writes the student as latest_net_G.pth in the original pix2pix/CycleGAN code's format.
+A DCGAN task (``--task dcgan``) is handed to tools/distill_gan.py (joint G+D distillation).
 """
 from __future__ import annotations
 
@@ -15,8 +16,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dfkd.cli import run_main  # noqa: E402
-from dfkd.compress_gan import main  # noqa: E402
+from dfkd.cli import run_main, task_asked  # noqa: E402
+from dfkd.data.gan_tasks import UNCONDITIONAL_TASKS  # noqa: E402
+from dfkd.generator_distillation.train import main as compress  # noqa: E402
+from dfkd.joint_distillation.train import main as distill  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    unconditional = task_asked(argv, "edges2fashion") in UNCONDITIONAL_TASKS
+    return (distill if unconditional else compress)(argv)
+
 
 if __name__ == "__main__":
     run_main(main)

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from dfkd.cli import run_main  # noqa: E402
-from dfkd.export import FORMATS, export_and_check  # noqa: E402
+from dfkd.nets.export import FORMATS, export_and_check  # noqa: E402
 from generators.gan_checkpoint import load_pix2pix_state  # noqa: E402
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dfkd.core.errors import DatasetMissingError  # noqa: E402
 from dfkd.data import data_root, prepare_fashion_mnist  # noqa: E402
-from dfkd.errors import DatasetMissingError  # noqa: E402
 
 
 def main() -> int:

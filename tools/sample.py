@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dfkd.cli import run_main  # noqa: E402
-from dfkd.sample import main  # noqa: E402
+from dfkd.discriminator_distillation.sample import main  # noqa: E402
 
 if __name__ == "__main__":
     run_main(main)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dfkd.afd import main  # noqa: E402
+from dfkd.adversarial_kd.train_afd import main  # noqa: E402
 from dfkd.cli import run_main  # noqa: E402
 
 if __name__ == "__main__":

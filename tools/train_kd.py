@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dfkd.adversarial_kd.train import main  # noqa: E402
 from dfkd.cli import run_main  # noqa: E402
-from dfkd.data_driven import main  # noqa: E402
 
 if __name__ == "__main__":
     run_main(main)

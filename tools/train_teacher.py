@@ -15,10 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dfkd.cli import add_common_args, resolve_device, run_main  # noqa: E402
+from dfkd.cli import add_common_args, run_main
 from dfkd.data import get_spec  # noqa: E402
-from dfkd.models import build_model  # noqa: E402
-from dfkd.teacher import train_teacher  # noqa: E402
+from dfkd.engine.run import resolve_device
+from dfkd.engine.teacher import train_teacher  # noqa: E402
+from dfkd.nets import build_model  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

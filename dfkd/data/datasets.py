@@ -13,10 +13,10 @@ import torch.nn.functional as F
 import yaml
 from torch.utils.data import TensorDataset
 
+from dfkd.core.errors import DatasetMissingError
+from dfkd.core.registry import DATASETS
 from dfkd.data.locate import MNIST_FILES, data_root, missing, prepare_fashion_mnist
 from dfkd.data.specs import SPECS, DatasetSpec
-from dfkd.errors import DatasetMissingError
-from dfkd.registry import DATASETS
 
 IMAGE_FOLDER = "imagefolder"
 FOLDER_SPEC_FILE = "spec.yaml"  # optional: in_channels, image_size, mean, std

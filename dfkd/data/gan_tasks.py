@@ -18,8 +18,8 @@ from __future__ import annotations
 import kornia
 import torch
 
+from dfkd.core.errors import ConfigError
 from dfkd.data.datasets import get_spec, load_tensors
-from dfkd.errors import ConfigError
 
 GAN_TASKS = ("edges2fashion", "sneaker2boot")  # image-to-image translation
 PAIRED_TASKS = ("edges2fashion",)  # pix2pix; the others are unpaired (CycleGAN)

@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from dfkd.errors import DatasetMissingError
+from dfkd.core.errors import DatasetMissingError
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",

@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from dfkd.errors import ConfigError
+from dfkd.core.errors import ConfigError
 
 
 def world_size() -> int:

@@ -22,11 +22,11 @@ from typing import Callable, Protocol
 import torch
 from tqdm import tqdm
 
+from dfkd.core.errors import CheckpointError, DfkdError
+from dfkd.core.io import atomic_save, rng_state, safe_load, set_rng_state
 from dfkd.engine import distributed
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.player import Player
-from dfkd.engine.state import atomic_save, rng_state, safe_load, set_rng_state
-from dfkd.errors import CheckpointError, DfkdError
 from dfkd.metrics.memory import current_rss_mb
 
 CHECKPOINT_FORMAT = "dfkd-loop-1"

@@ -13,8 +13,8 @@ import torch
 import torch.nn as nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from dfkd.config import OptimConfig, PlayerConfig, ScheduleConfig
-from dfkd.errors import ConfigError
+from dfkd.core.errors import ConfigError
+from dfkd.engine.config import OptimConfig, PlayerConfig, ScheduleConfig
 
 
 def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:

@@ -2,7 +2,7 @@
 
     student_loss: {ce: 1.0, kd: 1.0, at: 1000}
 
-``StudentLoss`` records the layers the terms need (``dfkd.hooks.PairRecorder``), owns
+``StudentLoss`` records the layers the terms need (``dfkd.nets.hooks.PairRecorder``), owns
 the terms' learnable parts (regressors, embeddings, autoencoders), which train with the
 student, and returns each term and their weighted sum. Terms are in ``KNOWLEDGE``.
 """

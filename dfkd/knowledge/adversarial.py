@@ -17,24 +17,11 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from dfkd.config import KnowledgeConfig
-from dfkd.errors import ConfigError
+from dfkd.core.errors import ConfigError
+from dfkd.knowledge.config import KnowledgeConfig
 from dfkd.knowledge.terms import Probe, Term, Views, term
 from dfkd.losses.gan import GAN_MODES, discriminator_loss, gan_loss
-
-
-class OutputDiscriminator(nn.Module):
-    """MLP on a batch of vectors (N, D) → one logit each: two hidden LeakyReLU(0.2)
-    layers, no normalization (its outputs on teacher and student batches stay independent)."""
-
-    def __init__(self, in_features: int, hidden: int = 128) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_features, hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-                                 nn.Linear(hidden, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()
+from dfkd.nets.discriminators import OutputDiscriminator
 
 
 class _Adversarial(Term):

@@ -6,12 +6,12 @@ import contextlib
 import torch
 import torch.nn as nn
 
-from dfkd.config import KnowledgeConfig
-from dfkd.errors import ConfigError
-from dfkd.hooks import PairRecorder
+from dfkd.core.errors import ConfigError
+from dfkd.core.modes import eval_mode
+from dfkd.knowledge.config import KnowledgeConfig
 from dfkd.knowledge.terms import KNOWLEDGE, Probe, Views
-from dfkd.models import classifier_name, feature_groups
-from dfkd.modes import eval_mode
+from dfkd.nets import classifier_name, feature_groups
+from dfkd.nets.hooks import PairRecorder
 
 
 def layer_pairs(teacher: nn.Module, student: nn.Module,

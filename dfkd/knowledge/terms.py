@@ -15,16 +15,33 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dfkd.config import KnowledgeConfig
-from dfkd.errors import ConfigError
-from dfkd.hooks import projection
+from dfkd.core.errors import ConfigError
+from dfkd.core.registry import Registry
+from dfkd.knowledge.config import KnowledgeConfig
 from dfkd.knowledge.modules import Paraphraser, Translator, VIDRegressor
-from dfkd.losses import (ContrastiveRepresentation, DiffusionDenoisedKD, activation_boundary,
-                         attention_transfer, dkd, factor_transfer, fsp_loss, hint_loss, irg,
-                         kd_kl, kdsvd, logit_l1, neuron_selectivity_transfer, pr_dkd,
-                         probabilistic_knowledge_transfer, rkd_angle, rkd_distance,
-                         similarity_preserving, variational_information, virtual_teacher_kd)
-from dfkd.registry import Registry
+from dfkd.losses import (
+    ContrastiveRepresentation,
+    DiffusionDenoisedKD,
+    activation_boundary,
+    attention_transfer,
+    dkd,
+    factor_transfer,
+    fsp_loss,
+    hint_loss,
+    irg,
+    kd_kl,
+    kdsvd,
+    logit_l1,
+    neuron_selectivity_transfer,
+    pr_dkd,
+    probabilistic_knowledge_transfer,
+    rkd_angle,
+    rkd_distance,
+    similarity_preserving,
+    variational_information,
+    virtual_teacher_kd,
+)
+from dfkd.nets.hooks import projection
 
 KNOWLEDGE = Registry("student loss term")
 

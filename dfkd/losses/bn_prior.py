@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from dfkd.errors import ConfigError
+from dfkd.core.errors import ConfigError
 
 
 def bn_statistics_loss(features: torch.Tensor, running_mean: torch.Tensor,

@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dfkd.core.errors import ConfigError
+
 GAN_MODES = ("vanilla", "lsgan", "hinge", "wgangp")
 
 
@@ -62,3 +64,11 @@ def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.T
     out = discriminator(mixed)
     (grad,) = torch.autograd.grad(out.sum(), mixed, create_graph=True)
     return weight * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def check_gan_mode(mode: str) -> None:
+    """A ConfigError now, rather than a ValueError at the first step, for a bad mode."""
+    try:
+        gan_loss(torch.zeros(1), True, mode)
+    except ValueError as exc:
+        raise ConfigError(f"gan_mode: {exc}") from None

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
-from dfkd.modes import eval_mode
+from dfkd.core.modes import eval_mode
 
 
 @torch.no_grad()

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from dfkd.modes import eval_mode
+from dfkd.core.modes import eval_mode
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

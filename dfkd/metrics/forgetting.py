@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from dfkd.modes import eval_mode
+from dfkd.core.modes import eval_mode
 
 
 class SyntheticBank:

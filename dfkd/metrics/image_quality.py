@@ -18,10 +18,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dfkd.errors import CheckpointError, ConfigError
-from dfkd.hooks import FeatureRecorder
-from dfkd.models import classifier_name
-from dfkd.modes import eval_mode
+from dfkd.core.errors import CheckpointError, ConfigError
+from dfkd.core.modes import eval_mode
+from dfkd.nets import classifier_name
+from dfkd.nets.hooks import FeatureRecorder
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, data_range: float) -> None:
@@ -123,8 +123,8 @@ class InceptionFeatures:
     def __init__(self, weights_path: str | Path, device: str | torch.device = "cpu") -> None:
         from torchvision.models import inception_v3
 
-        from dfkd.engine.state import safe_load
-        from dfkd.models.checkpoint import extract_state_dict
+        from dfkd.core.io import safe_load
+        from dfkd.nets.checkpoint import extract_state_dict
 
         path = Path(weights_path)
         state = extract_state_dict(safe_load(path))

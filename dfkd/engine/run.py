@@ -1,0 +1,96 @@
+"""What every distillation tool builds first: the device, the dataset, the teacher (trained
+when it is the missing embedded default), a fresh student, and the critic player."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from torch.utils.data import TensorDataset
+
+from dfkd.core.errors import ConfigError, DfkdError
+from dfkd.core.io import seed_everything
+from dfkd.core.modes import eval_mode
+from dfkd.data import DatasetSpec, get_spec, load_tensors
+from dfkd.engine import distributed
+from dfkd.engine.run_folder import check_out
+from dfkd.engine.teacher import load_teacher
+from dfkd.nets import build_model
+
+
+def resolve_device(name: str) -> torch.device:
+    """A torch device, with a clear error when CUDA is asked for but absent."""
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DfkdError(f"--device {name} was asked for, but this machine has no CUDA GPU: "
+                        "use --device cpu")
+    return device
+
+
+@dataclass
+class RunSetup:
+    """What every distillation tool builds first."""
+
+    device: torch.device
+    spec: DatasetSpec
+    test_set: TensorDataset
+    teacher: nn.Module
+    teacher_meta: dict
+    student: nn.Module
+
+
+def prepare_device(train_cfg) -> torch.device:
+    """The run's device, and torch's CPU thread count where ``train.threads`` sets one."""
+    device = resolve_device(train_cfg.device)
+    if train_cfg.threads:
+        torch.set_num_threads(train_cfg.threads)
+    return device
+
+
+def setup_run(cfg, out: Path, resume: bool) -> RunSetup:
+    """Device and threads (and, under ``torchrun``, the process group), the run folder
+    check, the test set, the teacher (trained when it is the missing embedded default),
+    then the seed and a fresh student."""
+    device = prepare_device(cfg.train)
+    if distributed.init_from_env(device) > 1 and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    check_out(out, resume)
+    root = cfg.data_root or None
+    spec = get_spec(cfg.dataset, root)
+    test_set = load_tensors(cfg.dataset, root, train=False)
+    teacher, meta = load_teacher(cfg.teacher, cfg.dataset, cfg.teacher_ckpt or None,
+                                 data_root=root, device=str(device),
+                                 train_if_missing=distributed.world_size() == 1)
+    seed_everything(cfg.train.seed)
+    student = build_model(cfg.student.model, in_channels=spec.in_channels,
+                          num_classes=spec.num_classes).to(device)
+    for role, name, model in (("teacher", cfg.teacher, teacher),
+                              ("student", cfg.student.model, student)):
+        check_input_size(model, f"the {role} {name}", spec, device)
+    return RunSetup(device, spec, test_set, teacher, meta, student)
+
+
+def check_input_size(model: nn.Module, what: str, spec: DatasetSpec, device) -> None:
+    """Run one blank image of the dataset's size through ``model`` (eval mode, no graph)
+    so that a model too deep for the images fails here with the fix, not mid-run."""
+    shape = (1, spec.in_channels, spec.image_size, spec.image_size)
+    try:
+        with eval_mode(model), torch.no_grad():
+            model(torch.zeros(shape, device=device))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0][:200]
+        raise ConfigError(f"{what} does not take {spec.in_channels}×{spec.image_size}×"
+                          f"{spec.image_size} images ({first}): resize the images (imagefolder: "
+                          "image_size in spec.yaml) or pick a model made for this size") from None
+
+
+def critic_player(knowledge, cfg, total_iters: int, device: torch.device):
+    """The loop's critic: the discriminators of the ``student_loss`` block's adversarial
+    terms (``adversarial``, ``anc``) under the config's ``critic:`` settings, or None."""
+    from dfkd.engine import Player
+
+    critics = knowledge.critics() if knowledge is not None else nn.ModuleDict()
+    if not len(critics):
+        return None
+    return Player.from_config("critic", critics.to(device), cfg, total_iters)

@@ -1,0 +1,60 @@
+"""An unconditional DCGAN on the shared adversarial loop: the teacher of joint G+D
+distillation (``tools/train_gan.py --task dcgan``).
+
+GAN (Goodfellow et al. 2014) with DCGAN networks (Radford et al. 2016): the discriminator
+is the adversary and takes its step on ½[L(D(x), real) + L(D(G(z)), fake)] for a batch of
+real images x and z ~ N(0, I); the generator (the loop's "student") then steps on the
+non-saturating L(D(G(z)), real). ``gan_mode`` picks L (vanilla, LSGAN, hinge, WGAN-GP).
+Real batches are a function of (seed, iteration); z comes from torch's generator, whose
+state the loop's checkpoints keep, so ``--resume`` is exact.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from dfkd.core.errors import ConfigError
+from dfkd.data.epoch_order import EpochOrder
+from dfkd.engine.logger import RunLogger
+from dfkd.engine.loop import StatelessMethod
+from dfkd.gan.evaluation import GRID, generate, latent_bank
+from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
+
+
+class UnconditionalGAN(StatelessMethod):
+    """``generator`` learns to make images like ``images`` (N, C, H, W) in [-1, 1]."""
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, images: torch.Tensor,
+                 batch_size: int, seed: int, device: torch.device,
+                 gan_mode: str = "vanilla") -> None:
+        if len(images) < batch_size:
+            raise ConfigError(f"train.batch_size {batch_size} exceeds the {len(images)} images")
+        check_gan_mode(gan_mode)
+        self.generator, self.discriminator = generator, discriminator
+        self.images, self.device, self.gan_mode = images, device, gan_mode
+        self.batch_size = batch_size
+        self.order = EpochOrder(len(images), batch_size, seed)
+        self.grid_z = latent_bank(GRID * GRID, generator.nz)
+
+    def real_batch(self, iteration: int) -> torch.Tensor:
+        return self.images[self.order.indices(iteration)].to(self.device)
+
+    def latent(self) -> torch.Tensor:
+        return torch.randn(self.batch_size, self.generator.nz, device=self.device)
+
+    def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            fake = self.generator(self.latent())
+        return discriminator_loss(self.discriminator, self.real_batch(iteration), fake,
+                                  self.gan_mode)
+
+    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
+        fake = self.generator(self.latent())
+        adv = gan_loss(self.discriminator(fake), True, self.gan_mode, for_discriminator=False)
+        return {"loss": adv, "gan": adv}
+
+    @torch.no_grad()
+    def log_media(self, logger: RunLogger, iteration: int) -> None:
+        """An 8×8 grid of samples for fixed latents."""
+        logger.image_grid("samples/fixed_z", generate(self.generator, self.grid_z, self.device),
+                          iteration, nrow=GRID)

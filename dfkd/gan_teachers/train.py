@@ -1,0 +1,173 @@
+"""Train a pix2pix, CycleGAN or DCGAN teacher on an embedded task (``tools/train_gan.py``).
+
+``--task edges2fashion`` (alias ``pix2pix``) trains pix2pix, ``--task sneaker2boot`` (alias
+``cyclegan``) CycleGAN, ``--task fashion`` (alias ``dcgan``) an unconditional DCGAN, each
+from ``configs/gan/<task>.yaml`` unless ``--config`` is given.
+The run folder holds the loop's ``latest.pt``/``best.pt`` (exact ``--resume``),
+``metrics.json``, TensorBoard (losses, test-set quality, image grids) and, at the end, the
+networks in the original code's files: ``latest_net_G.pth``/``latest_net_D.pth`` (pix2pix),
+``latest_net_G_A.pth``/``_G_B``/``_D_A``/``_D_B`` (CycleGAN), which
+``generators.gan_checkpoint`` and that code load; a DCGAN's ``latest_net_G.pth``/``_D``
+as the DCGAN example saves its nets (``generators.dcgan`` loads them).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch.nn as nn
+
+from dfkd.cli import add_gan_args, build_gan_config
+from dfkd.core.config import to_dict
+from dfkd.core.errors import ConfigError
+from dfkd.core.io import write_json
+from dfkd.data.gan_tasks import PAIRED_TASKS, UNCONDITIONAL_TASKS, fashion_images, load_gan_task
+from dfkd.engine import AdversarialLoop, Player, seed_everything
+from dfkd.engine.run import prepare_device
+from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
+from dfkd.gan.evaluation import compare, generate, latent_bank, task_features, task_fid
+from dfkd.gan_teachers.config import GANConfig
+from dfkd.gan_teachers.cyclegan import CycleGAN
+from dfkd.gan_teachers.dcgan import UnconditionalGAN
+from dfkd.gan_teachers.pix2pix import Pix2Pix
+from generators.dcgan import DCGANDiscriminator, DCGANGenerator, save_dcgan_state
+from generators.gan_checkpoint import save_pix2pix_state
+from generators.pix2pix import define_D, define_G
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_gan_args(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = build_gan_config(GANConfig(), "gan", args)
+    task = cfg.task
+    model = model_for_task(task)
+    device = prepare_device(cfg.train)
+    out = Path(args.out or f"runs/{model}_{task}")
+    check_out(out, args.resume)
+    root = cfg.data_root or None
+    features = task_features(cfg.fid, root, device)
+    seed_everything(cfg.train.seed)
+    build = build_dcgan if model == "dcgan" else build_translation
+    nets, method, evaluate, best_key, lower = build(cfg, model, root, device, features)
+    iters = cfg.train.iters
+    g_player = Player.from_config("generator", nets["G"], cfg.generator, iters)
+    d_player = Player.from_config("discriminator", nets["D"], cfg.discriminator, iters)
+    logger = start_run(out, cfg)
+    if features is not None:
+        print(f"FID features: {features.name}")
+    loop = AdversarialLoop(
+        method, g_player, d_player, iters, out, evaluate=evaluate, best_key=best_key,
+        lower_is_better=lower, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
+        image_every=cfg.train.image_every, logger=logger,
+        identity={"method": model, "task": task, "netG": cfg.netG, "ngf": cfg.ngf},
+        amp=cfg.train.amp)
+    resume_if_asked(loop, out, args.resume)
+    final = loop.run()
+    logger.close()
+    files = save_networks(nets, model, out)
+    write_json(out / "metrics.json", {
+        "method": model, "task": task, **final, f"best_{best_key}": loop.best,
+        "iters": loop.iteration, "seconds": round(loop.seconds, 2),
+        "fid_features": features.name if features else None, "history": loop.history,
+        "config": to_dict(cfg)})
+    print(" ".join(f"{k}={v:.4g}" for k, v in final.items())
+          + f" iters={loop.iteration} seconds={loop.seconds:.1f}")
+    print(f"generator: {files[0]}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
+    return 0
+
+
+def model_for_task(task: str) -> str:
+    """pix2pix for a paired task, DCGAN for an unconditional one, CycleGAN else."""
+    if task in PAIRED_TASKS:
+        return "pix2pix"
+    return "dcgan" if task in UNCONDITIONAL_TASKS else "cyclegan"
+
+
+def build_translation(cfg: GANConfig, model: str, root, device, features):
+    """pix2pix or CycleGAN: networks, method, evaluation, and the key best.pt follows."""
+    train_a, train_b = load_gan_task(cfg.task, root, train=True)
+    test_a, test_b = (t[:cfg.train.eval_pairs] for t in load_gan_task(cfg.task, root, train=False))
+    nets = build_networks(cfg, model, train_a.shape[1], train_b.shape[1], device)
+    if model == "pix2pix":
+        method = Pix2Pix(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
+                         cfg.train.seed, device, cfg.gan_mode, cfg.l1_weight)
+
+        def evaluate() -> dict[str, float]:
+            fake = generate(nets["G"], test_a, device)
+            return {**compare(fake, test_b), **task_fid(fake, test_b, features)}
+        return nets, method, evaluate, "psnr", False
+    method = CycleGAN(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
+                      cfg.train.seed, device, cfg.gan_mode, cfg.lambda_A, cfg.lambda_B,
+                      cfg.lambda_identity, cfg.pool_size)
+
+    def evaluate() -> dict[str, float]:
+        return cycle_quality(nets["G"], test_a, test_b, features, device)
+    return nets, method, evaluate, ("fid_A2B" if features else "cycle_l1_A"), True
+
+
+def build_dcgan(cfg: GANConfig, model: str, root, device, features):
+    """An unconditional DCGAN: networks, method, and FID of samples for fixed latents
+    against the test images (best.pt keeps the lowest)."""
+    if features is None:
+        raise ConfigError("a DCGAN run is judged by FID: set fid.classifier (e.g. lenet5) or "
+                          "fid.inception_weights")
+    images = fashion_images(root, train=True)
+    test = fashion_images(root, train=False)[:cfg.train.eval_pairs]
+    nets = {"G": DCGANGenerator(cfg.nz, cfg.ngf, images.shape[1]).to(device),
+            "D": DCGANDiscriminator(cfg.ndf, images.shape[1]).to(device)}
+    method = UnconditionalGAN(nets["G"], nets["D"], images, cfg.train.batch_size,
+                              cfg.train.seed, device, cfg.gan_mode)
+    z = latent_bank(len(test), cfg.nz)
+
+    def evaluate() -> dict[str, float]:
+        return task_fid(generate(nets["G"], z, device), test, features)
+    return nets, method, evaluate, "fid", True
+
+
+def build_networks(cfg: GANConfig, model: str, channels_a: int, channels_b: int,
+                   device) -> dict[str, nn.Module]:
+    """``{"G", "D"}``: pix2pix's generator and conditional discriminator, or CycleGAN's two
+    of each as ``ModuleDict``s (G_A: A → B judged by D_A on B, G_B: B → A by D_B on A)."""
+    def G(cin: int, cout: int) -> nn.Module:
+        return define_G(cfg.netG, cin, cout, ngf=cfg.ngf, norm=cfg.norm, use_dropout=cfg.dropout)
+
+    def D(cin: int) -> nn.Module:
+        return define_D(cfg.netD, cin, ndf=cfg.ndf, n_layers_D=cfg.n_layers_D, norm=cfg.norm)
+
+    if model == "pix2pix":
+        nets = {"G": G(channels_a, channels_b), "D": D(channels_a + channels_b)}
+    else:
+        nets = {"G": nn.ModuleDict({"G_A": G(channels_a, channels_b), "G_B": G(channels_b, channels_a)}),
+                "D": nn.ModuleDict({"D_A": D(channels_b), "D_B": D(channels_a)})}
+    return {k: v.to(device) for k, v in nets.items()}
+
+
+def save_networks(nets: dict[str, nn.Module], model: str, out: Path) -> list[Path]:
+    """The original code's files; the first is the generator users distill."""
+    if model == "cyclegan":
+        named = {**{k: v for k, v in nets["G"].items()}, **{k: v for k, v in nets["D"].items()}}
+    else:
+        named = {"G": nets["G"], "D": nets["D"]}
+    save = save_dcgan_state if model == "dcgan" else save_pix2pix_state
+    paths = []
+    for name, net in named.items():
+        paths.append(out / f"latest_net_{name}.pth")
+        save(net, paths[-1])
+    return paths
+
+
+def cycle_quality(generators: nn.ModuleDict, test_a, test_b, features, device) -> dict[str, float]:
+    """FID of G_A(A) against real B and of G_B(B) against real A (when a feature extractor
+    is given), and the cycle L1 ‖G_B(G_A(a)) − a‖₁ on the test images."""
+    fake_b = generate(generators["G_A"], test_a, device)
+    fake_a = generate(generators["G_B"], test_b, device)
+    result = {"cycle_l1_A": compare(generate(generators["G_B"], fake_b, device), test_a)["l1"]}
+    for name, fake, real in (("A2B", fake_b, test_b), ("B2A", fake_a, test_a)):
+        result.update({f"{k}_{name}": v for k, v in task_fid(fake, real, features).items()})
+    return result

@@ -1,0 +1,40 @@
+"""The config of GAN Compression (``tools/compress_gan.py``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dfkd.engine.config import GANTrainConfig, PlayerConfig, linear_gan_optim
+from dfkd.gan.evaluation import FIDConfig
+
+
+@dataclass
+class CompressConfig:
+    """GAN Compression (``tools/compress_gan.py``; Li et al. 2020, eq. 5): a student
+    generator of ``student_ngf`` filters learns from a pix2pix/CycleGAN teacher with
+    gan_weight·L_GAN + recon_weight·L1 (to the target on a paired task, to the teacher's
+    output on an unpaired one) + distill_weight·Σ‖1×1conv(student layer) − teacher layer‖²
+    at ``distill_layers`` (empty: ``generators.pix2pix.distill_layers`` of the netG).
+
+    ``discriminator_ckpt``: ``auto`` starts D from the teacher's (``latest_net_D.pth`` or
+    ``latest_net_D_A.pth`` beside the generator file), a path from that file, ``""`` from
+    scratch (``netD``/``ndf``/``n_layers_D``/``norm``).
+    """
+
+    task: str = "edges2fashion"
+    data_root: str = ""
+    teacher_ckpt: str = ""
+    discriminator_ckpt: str = "auto"
+    student_ngf: int = 16
+    netD: str = "basic"
+    ndf: int = 64
+    n_layers_D: int = 3
+    norm: str = "batch"
+    gan_mode: str = "vanilla"
+    gan_weight: float = 1.0
+    recon_weight: float = 100.0
+    distill_weight: float = 1.0
+    distill_layers: list[str] = field(default_factory=list)
+    fid: FIDConfig = field(default_factory=FIDConfig)
+    student: PlayerConfig = field(default_factory=linear_gan_optim)
+    discriminator: PlayerConfig = field(default_factory=linear_gan_optim)
+    train: GANTrainConfig = field(default_factory=GANTrainConfig)

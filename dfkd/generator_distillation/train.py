@@ -1,0 +1,152 @@
+"""Compress a pix2pix/CycleGAN generator with GAN Compression (``tools/compress_gan.py``).
+
+The teacher is a ``latest_net_G.pth`` (pix2pix, paired task) or ``latest_net_G_A.pth`` /
+``latest_net_G_B.pth`` (CycleGAN, unpaired task; ``G_B`` translates B → A) as the original
+code saves it; its architecture is read off the file. The student is the same
+architecture with ``--student-ngf`` filters. The run folder holds the loop's
+``latest.pt``/``best.pt`` (exact ``--resume``), ``metrics.json`` (PSNR/SSIM to the
+teacher's outputs and, paired, to the targets; FID against real target images),
+TensorBoard (losses, quality, input | teacher | student grids) and ``latest_net_G.pth``,
+the student in the original format.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch.nn as nn
+
+from dfkd.cli import add_gan_student_args, build_gan_config
+from dfkd.core.config import to_dict
+from dfkd.core.errors import CheckpointError, ConfigError
+from dfkd.core.io import write_json
+from dfkd.data.gan_tasks import PAIRED_TASKS, UNCONDITIONAL_TASKS, load_gan_task, resolve_task
+from dfkd.engine import AdversarialLoop, Player, seed_everything
+from dfkd.engine.run import prepare_device
+from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
+from dfkd.gan.evaluation import compare, generate, task_features, task_fid
+from dfkd.generator_distillation.config import CompressConfig
+from dfkd.generator_distillation.gan_compression import GANCompression
+from dfkd.metrics.cost import teacher_student_cost
+from generators.gan_checkpoint import (
+    discriminator_beside,
+    load_discriminator_state,
+    load_pix2pix_state,
+    save_pix2pix_state,
+)
+from generators.pix2pix import define_D, define_G, distill_layers
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_gan_student_args(parser, "edges2fashion")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    flags = {"teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf}
+    if resolve_task(args.task) in UNCONDITIONAL_TASKS:
+        raise ConfigError(f"GAN Compression distils a pix2pix/CycleGAN generator; task "
+                          f"{args.task} is a DCGAN's: distil it with tools/distill_gan.py")
+    cfg = build_gan_config(CompressConfig(), "compress", args, flags)
+    task = cfg.task
+    device = prepare_device(cfg.train)
+    out = Path(args.out or f"runs/compress_{task}")
+    check_out(out, args.resume)
+    teacher_path = Path(cfg.teacher_ckpt)
+    if not teacher_path.exists():
+        raise CheckpointError(f"no teacher generator at {teacher_path}; train one with "
+                              f"python tools/train_gan.py --task {task}, or pass the "
+                              "latest_net_G*.pth of the original pix2pix/CycleGAN code")
+    teacher, info = load_pix2pix_state(teacher_path, netG=args.netG, device=device)
+    paired = task in PAIRED_TASKS
+    inputs, targets, test_inputs, test_targets = task_data(task, cfg, teacher_path, paired)
+    if inputs.shape[1] != info["input_nc"] or targets.shape[1] != info["output_nc"]:
+        raise CheckpointError(
+            f"{teacher_path} maps {info['input_nc']} to {info['output_nc']} channels but task "
+            f"{task} has {inputs.shape[1]}-channel inputs and {targets.shape[1]}-channel "
+            "targets: pass the teacher trained on this task")
+    seed_everything(cfg.train.seed)
+    student = define_G(**{**info, "ngf": cfg.student_ngf}).to(device)
+    discriminator, d_source = build_discriminator(cfg, teacher_path, paired, inputs, targets,
+                                                  device)
+    layers = cfg.distill_layers or (distill_layers(info["netG"]) if cfg.distill_weight > 0 else [])
+    method = GANCompression(teacher, student, discriminator, inputs, targets, paired,
+                            cfg.train.batch_size, cfg.train.seed, device, layers, cfg.gan_mode,
+                            cfg.gan_weight, cfg.recon_weight, cfg.distill_weight)
+    iters = cfg.train.iters
+    s_player = Player.from_config("student", student, cfg.student, iters,
+                                  aux=nn.ModuleDict({"mappings": method.mappings}))
+    d_player = Player.from_config("discriminator", discriminator, cfg.discriminator, iters)
+    features = task_features(cfg.fid, cfg.data_root or None, device)
+    teacher_test = generate(teacher, test_inputs, device)
+
+    def evaluate() -> dict[str, float]:
+        fake = generate(student, test_inputs, device)
+        result = {f"{k}_teacher": v for k, v in compare(fake, teacher_test).items()}
+        if paired:
+            result.update(compare(fake, test_targets))
+        return {**result, **task_fid(fake, test_targets, features)}
+
+    cost = teacher_student_cost(teacher, student, inputs[:1].to(device))
+    logger = start_run(out, cfg)
+    print(f"teacher {teacher_path}: {info['netG']} ngf {info['ngf']} ({cost['teacher_params']:,} "
+          f"parameters, {cost['teacher_macs'] / 1e6:.1f} M MACs per image); student ngf "
+          f"{cfg.student_ngf} ({cost['student_params']:,}, {cost['student_macs'] / 1e6:.1f} M MACs: "
+          f"{cost['teacher_macs'] / cost['student_macs']:.1f}x fewer); discriminator {d_source}; "
+          f"distilled layers: {', '.join(layers) or 'none'}")
+    if features is not None:
+        print(f"FID features: {features.name}")
+    best_key, lower = ("fid", True) if features else ("psnr_teacher", False)
+    loop = AdversarialLoop(
+        method, s_player, d_player, iters, out, evaluate=evaluate, best_key=best_key,
+        lower_is_better=lower, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
+        image_every=cfg.train.image_every, logger=logger,
+        identity={"method": "gan_compression", "task": task, "teacher": str(teacher_path),
+                  "student_ngf": cfg.student_ngf}, amp=cfg.train.amp)
+    resume_if_asked(loop, out, args.resume)
+    final = loop.run()
+    logger.close()
+    save_pix2pix_state(student, out / "latest_net_G.pth")
+    write_json(out / "metrics.json", {
+        "method": "gan_compression", "task": task, "teacher": str(teacher_path), **final,
+        **cost, f"best_{best_key}": loop.best, "iters": loop.iteration,
+        "seconds": round(loop.seconds, 2), "fid_features": features.name if features else None,
+        "distill_layers": layers, "discriminator": d_source, "history": loop.history,
+        "config": to_dict(cfg)})
+    print(" ".join(f"{k}={v:.4g}" for k, v in final.items())
+          + f" iters={loop.iteration} seconds={loop.seconds:.1f}")
+    print(f"student: {out / 'latest_net_G.pth'}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
+    return 0
+
+
+def task_data(task: str, cfg: CompressConfig, teacher_path: Path, paired: bool):
+    """Training inputs and targets (paired) or target-domain reals (unpaired), and the same
+    for testing; a CycleGAN ``G_B`` file translates B → A, so its domains are swapped."""
+    root = cfg.data_root or None
+    train, test = load_gan_task(task, root, train=True), load_gan_task(task, root, train=False)
+    if not paired and "G_B" in teacher_path.name:
+        train, test = train[::-1], test[::-1]
+    n = cfg.train.eval_pairs
+    return train[0], train[1], test[0][:n], test[1][:n]
+
+
+def build_discriminator(cfg: CompressConfig, teacher_path: Path, paired: bool, inputs, targets,
+                        device) -> tuple[nn.Module, str]:
+    """D from the teacher's file (``auto``: the ``latest_net_D*.pth`` beside the generator,
+    if there is one), else a fresh PatchGAN; and a description of where it came from."""
+    channels = targets.shape[1] + (inputs.shape[1] if paired else 0)
+    path = cfg.discriminator_ckpt
+    if path == "auto":
+        path = str(discriminator_beside(teacher_path) or "")
+    if not path:
+        return (define_D(cfg.netD, channels, ndf=cfg.ndf, n_layers_D=cfg.n_layers_D,
+                         norm=cfg.norm).to(device), "fresh (no teacher discriminator)")
+    model, info = load_discriminator_state(path, device)
+    if info["input_nc"] != channels:
+        raise CheckpointError(f"discriminator {path} takes {info['input_nc']} channels, this task "
+                              f"needs {channels}; set discriminator_ckpt to the teacher's own "
+                              "(latest_net_D.pth / latest_net_D_A.pth) or '' for a fresh one")
+    return model, f"from {path}"

@@ -1,0 +1,141 @@
+"""Distil a DCGAN (``tools/distill_gan.py``, or ``tools/compress_gan.py --task dcgan``): joint G+D distillation or
+Aguinaldo et al.'s pixel matching, into a student GAN of ``student_ngf``/``student_ndf``.
+
+The teacher is the ``latest_net_G.pth`` of ``tools/train_gan.py --task dcgan`` (its nz,
+ngf and channels are read off the file) and, for joint distillation, the
+``latest_net_D.pth`` beside it. The run folder holds ``latest.pt``/``best.pt`` (exact
+``--resume``), TensorBoard (losses, FID, teacher | student samples for the same z),
+``metrics.json`` (FID of teacher and student samples against the test images, their
+agreement on fixed latents, MACs and parameters) and the student's ``latest_net_G.pth``
+(and ``latest_net_D.pth``).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dfkd.cli import add_gan_student_args, build_gan_config
+from dfkd.core.config import to_dict
+from dfkd.core.errors import CheckpointError, ConfigError
+from dfkd.core.io import write_json
+from dfkd.data.gan_tasks import UNCONDITIONAL_TASKS, fashion_images, resolve_task
+from dfkd.engine import AdversarialLoop, Player, seed_everything
+from dfkd.engine.run import prepare_device
+from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
+from dfkd.gan.evaluation import compare, generate, latent_bank, task_features, task_fid
+from dfkd.joint_distillation.config import JointConfig
+from dfkd.joint_distillation.joint import JointDistillation
+from dfkd.metrics.cost import teacher_student_cost
+from generators.dcgan import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    load_dcgan_discriminator,
+    load_dcgan_generator,
+    save_dcgan_state,
+)
+from generators.gan_checkpoint import discriminator_beside
+
+
+def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device):
+    """D_T for joint distillation with μ > 0 (``auto``: ``latest_net_D.pth`` beside the
+    generator), or None; and where it came from."""
+    if cfg.method != "joint" or cfg.d_distill_weight == 0:
+        return None, "not used"
+    path = cfg.discriminator_ckpt
+    if path == "auto":
+        path = discriminator_beside(teacher_path)
+        if path is None:
+            raise CheckpointError(f"no teacher discriminator beside {teacher_path} (looked for "
+                                  "latest_net_D.pth): set discriminator_ckpt, or "
+                                  "d_distill_weight: 0")
+    model, _ = load_dcgan_discriminator(path, device)
+    return model, f"from {path}"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_gan_student_args(parser, "fashion")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build and run the distillation the command line asks for."""
+    args = parse_args(argv)
+    if resolve_task(args.task) not in UNCONDITIONAL_TASKS:
+        raise ConfigError(f"joint G+D distillation distils a DCGAN; task {args.task} is a "
+                          "pix2pix/CycleGAN task: compress it with tools/compress_gan.py")
+    cfg = build_gan_config(JointConfig(), "compress", args,
+                           {"teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf})
+    if args.netG:
+        raise ConfigError("--netG names a pix2pix/CycleGAN architecture; a DCGAN teacher's is "
+                          "read off its file")
+    device = prepare_device(cfg.train)
+    out = Path(args.out or f"runs/{cfg.method}_{cfg.task}")
+    check_out(out, args.resume)
+    teacher_path = Path(cfg.teacher_ckpt)
+    if not teacher_path.exists():
+        raise CheckpointError(f"no teacher generator at {teacher_path}; train one with "
+                              "python tools/train_gan.py --task dcgan")
+    teacher_g, info = load_dcgan_generator(teacher_path, device)
+    teacher_d, d_source = teacher_discriminator(cfg, teacher_path, device)
+    root = cfg.data_root or None
+    images = fashion_images(root, train=True)
+    test = fashion_images(root, train=False)[:cfg.train.eval_pairs]
+    if images.shape[1] != info["nc"]:
+        raise CheckpointError(f"{teacher_path} makes {info['nc']}-channel images, the task's "
+                              f"have {images.shape[1]}: pass the teacher trained on this task")
+    features = task_features(cfg.fid, root, device)
+    if features is None:
+        raise ConfigError("GAN distillation is judged by FID: set fid.classifier or "
+                          "fid.inception_weights")
+    seed_everything(cfg.train.seed)
+    student_g = DCGANGenerator(info["nz"], cfg.student_ngf, info["nc"]).to(device)
+    student_d = (DCGANDiscriminator(cfg.student_ndf, info["nc"]).to(device)
+                 if cfg.method == "joint" else None)
+    method = JointDistillation(teacher_g, teacher_d, student_g, student_d, images,
+                               cfg.train.batch_size, cfg.train.seed, device, cfg.method,
+                               cfg.gan_mode, cfg.gan_weight, cfg.pixel_weight,
+                               cfg.d_distill_weight)
+    iters = cfg.train.iters
+    s_player = Player.from_config("student", student_g, cfg.student, iters)
+    d_player = (Player.from_config("discriminator", student_d, cfg.discriminator, iters)
+                if student_d is not None else None)
+    z = latent_bank(len(test), info["nz"])
+    teacher_samples = generate(teacher_g, z, device)
+    teacher_fid = task_fid(teacher_samples, test, features)["fid"]
+
+    def evaluate() -> dict[str, float]:
+        fake = generate(student_g, z, device)
+        agreement = {f"{k}_teacher": v for k, v in compare(fake, teacher_samples).items()}
+        return {**task_fid(fake, test, features), **agreement}
+
+    cost = teacher_student_cost(teacher_g, student_g, z[:1].to(device))
+    logger = start_run(out, cfg)
+    print(f"teacher {teacher_path}: DCGAN nz {info['nz']} ngf {info['ngf']} "
+          f"({cost['teacher_params']:,} parameters, {cost['teacher_macs'] / 1e6:.1f} M MACs per "
+          f"image, FID {teacher_fid:.2f}); student ngf {cfg.student_ngf} "
+          f"({cost['student_params']:,}, {cost['student_macs'] / 1e6:.1f} M MACs: "
+          f"{cost['teacher_macs'] / cost['student_macs']:.1f}x fewer); method {cfg.method}; "
+          f"teacher discriminator {d_source}\nFID features: {features.name}")
+    loop = AdversarialLoop(
+        method, s_player, d_player, iters, out, evaluate=evaluate, best_key="fid",
+        lower_is_better=True, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
+        image_every=cfg.train.image_every, logger=logger,
+        identity={"method": cfg.method, "task": cfg.task, "teacher": str(teacher_path),
+                  "student_ngf": cfg.student_ngf}, amp=cfg.train.amp)
+    resume_if_asked(loop, out, args.resume)
+    final = loop.run()
+    logger.close()
+    save_dcgan_state(student_g, out / "latest_net_G.pth")
+    if student_d is not None:
+        save_dcgan_state(student_d, out / "latest_net_D.pth")
+    write_json(out / "metrics.json", {
+        "method": cfg.method, "task": cfg.task, "teacher": str(teacher_path), **final,
+        "teacher_fid": teacher_fid, **cost, "best_fid": loop.best, "iters": loop.iteration,
+        "seconds": round(loop.seconds, 2), "fid_features": features.name,
+        "teacher_discriminator": d_source, "history": loop.history, "config": to_dict(cfg)})
+    print(" ".join(f"{k}={v:.4g}" for k, v in final.items())
+          + f" teacher_fid={teacher_fid:.4g} iters={loop.iteration} seconds={loop.seconds:.1f}")
+    print(f"student: {out / 'latest_net_G.pth'}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
+    return 0
