@@ -75,3 +75,15 @@ def teacher(fake_data_root, tmp_path_factory) -> Path:
                     "--data-root", str(fake_data_root), "--out", str(path)],
                    cwd=ROOT, check=True, capture_output=True)
     return path
+
+
+def make_method(name, teacher, student, generator, spec, options=None, **setup):
+    """A registered data-free method built as train_dfkd builds it: ``options`` a mapping
+    read into the method's Options (as the config's ``options:``), the rest its
+    DataFreeSetup (nz, batch_size, replay, augment, bn_weight, ...)."""
+    from dfkd.discriminator_distillation import METHODS
+    from dfkd.discriminator_distillation.methods import DataFreeSetup
+
+    cls = METHODS.get(name)
+    return cls(teacher, student, generator, cls.read_options(options or {}, name), spec,
+               DataFreeSetup(**setup))

@@ -12,16 +12,16 @@ from dfkd.discriminator_distillation.train import main as train_dfkd
 from dfkd.engine import AdversarialLoop, Player
 from dfkd.engine.config import PlayerConfig
 from dfkd.knowledge import StudentLoss
-from dfkd.knowledge.config import KnowledgeConfig
+from dfkd.knowledge.config import AdversarialSettings, KnowledgeConfig
 from dfkd.nets.discriminators import OutputDiscriminator
 from tests.test_train_kd import kd_args
 
 
-def build(tiny_classifier, weights, num_classes=10, **knowledge):
+def build(tiny_classifier, weights, num_classes=10, gan_mode="vanilla"):
     torch.manual_seed(0)
     teacher, student = tiny_classifier(width=6).eval(), tiny_classifier(width=3, num_classes=num_classes)
-    loss = StudentLoss(weights, teacher, student, torch.zeros(2, 1, 8, 8),
-                       KnowledgeConfig(**knowledge))
+    cfg = KnowledgeConfig(adversarial=AdversarialSettings(gan_mode=gan_mode))
+    loss = StudentLoss(weights, teacher, student, torch.zeros(2, 1, 8, 8), cfg)
     return teacher, student, loss
 
 
@@ -46,17 +46,29 @@ def test_adversarial_term_and_critic_loss_by_hand(tiny_classifier):
 
 
 def test_critic_loss_in_wgangp_mode_adds_the_penalty(tiny_classifier):
-    _, _, loss = build(tiny_classifier, {"adversarial": 1.0}, adversarial_gan_mode="wgangp")
-    critic = loss.critic_loss(torch.randn(4, 1, 8, 8))
-    assert "adversarial/gp" in critic and float(critic["adversarial/gp"]) >= 0
+    teacher, student, loss = build(tiny_classifier, {"adversarial": 1.0}, gan_mode="wgangp")
+    x = torch.randn(4, 1, 8, 8)
+    torch.manual_seed(1)
+    critic = loss.critic_loss(x)
+    d = loss.critics()["adversarial"]
+    t, s = teacher(x).detach(), student(x).detach()
+    assert float(critic["adversarial/real"]) == pytest.approx(float(-d(t).mean()), rel=1e-5)
+    assert float(critic["adversarial/fake"]) == pytest.approx(float(d(s).mean()), rel=1e-5)
+    # the penalty by hand: 10 · mean (‖∇D(x̂)‖ − 1)², x̂ = ε·t + (1 − ε)·s, the same ε draws
+    torch.manual_seed(1)
+    eps = torch.rand(4, 1)
+    mixed = (eps * t + (1 - eps) * s).requires_grad_(True)
+    (grad,) = torch.autograd.grad(d(mixed).sum(), mixed)
+    gp = 10 * (grad.norm(dim=1) - 1).pow(2).mean()
+    assert float(critic["adversarial/gp"]) == pytest.approx(float(gp), rel=1e-5)
+    assert float(gp) > 0  # a fresh critic's gradient norm is not exactly 1
     expected = 0.5 * (critic["adversarial/real"] + critic["adversarial/fake"]) + critic["adversarial/gp"]
     assert float(critic["loss"]) == pytest.approx(float(expected), rel=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["vanilla", "lsgan", "hinge", "wgangp"])
 def test_every_gan_mode_gives_finite_differentiable_losses(tiny_classifier, mode):
-    _, student, loss = build(tiny_classifier, {"adversarial": 1.0, "anc": 1.0},
-                             adversarial_gan_mode=mode)
+    _, student, loss = build(tiny_classifier, {"adversarial": 1.0, "anc": 1.0}, gan_mode=mode)
     x = torch.randn(4, 1, 8, 8)
     critic = loss.critic_loss(x)
     out = loss(x)
@@ -76,8 +88,8 @@ def test_discriminators_belong_to_the_critic_not_the_student(tiny_classifier):
 
 
 def test_bad_settings_are_named(tiny_classifier):
-    with pytest.raises(ConfigError, match="adversarial_gan_mode 'wgan'"):
-        build(tiny_classifier, {"adversarial": 1.0}, adversarial_gan_mode="wgan")
+    with pytest.raises(ConfigError, match=r"knowledge\.adversarial\.gan_mode 'wgan'"):
+        build(tiny_classifier, {"adversarial": 1.0}, gan_mode="wgan")
     with pytest.raises(ConfigError, match="teacher has 10 classes and the student 7"):
         build(tiny_classifier, {"adversarial": 1.0}, num_classes=7)
     _, _, loss = build(tiny_classifier, {"kd": 1.0})

@@ -1,11 +1,9 @@
 """Random student views of synthetic images: config, shapes, teacher relabelling."""
 import pytest
 import torch
-from conftest import TinyClassifier
 
-import dfkd.discriminator_distillation.methods  # noqa: F401
+from conftest import TinyClassifier, make_method
 from dfkd.core.errors import ConfigError
-from dfkd.core.registry import METHODS
 from dfkd.data.augment import AugmentConfig, build_augment
 from dfkd.data.specs import DatasetSpec
 from generators import build_generator
@@ -40,8 +38,8 @@ def test_student_learns_from_views_the_teacher_relabels(method):
     torch.manual_seed(0)
     teacher, student = TinyClassifier(width=6), TinyClassifier(width=3)
     generator = build_generator("dafl", nz=8, ngf=4, img_size=8, channels=1)
-    m = METHODS.get(method)(teacher, student, generator, nz=8, batch_size=16, spec=SPEC,
-                            augment=build_augment(AugmentConfig(crop_padding=2, flip=True), 8))
+    m = make_method(method, teacher, student, generator, SPEC, nz=8, batch_size=16,
+                    augment=build_augment(AugmentConfig(crop_padding=2, flip=True), 8))
     images = generator(torch.randn(16, 8)).detach()
     stale = torch.zeros(16, 10)  # labels that must not survive augmentation
     views, logits, _ = m.student_batch(images, stale)

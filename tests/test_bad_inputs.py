@@ -54,7 +54,7 @@ CASES = {  # name: (extra flags, with {root} for the fixture folder; what the li
                           "--teacher-ckpt", "{root}/plain.pt", "--config",
                           str(ROOT / "configs/dafl/fashion_mnist.yaml")],
                          "lenet5 expects 32x32 inputs, got 16x16: pad or resize"),
-    "unknown method": (["--method", "dfadd"], "unknown method 'dfadd'"),
+    "unknown method": (["--method", "dfadd"], "unknown data-free method 'dfadd'"),
     "unknown model": (["--student", "lenet6"], "unknown model 'lenet6'"),
     "unknown dataset": (["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
     "unknown config key": (["--set", "train.iterz=3"], "unknown config key 'train.iterz'"),
@@ -93,7 +93,7 @@ def test_one_clear_line_and_nothing_lost(case, files, capsys):
 
 def test_debug_shows_the_traceback(files):
     args = base(files["teacher"], files["data"], files["root"] / "dbg") + ["--method", "dfadd", "--debug"]
-    with pytest.raises(Exception, match="unknown method 'dfadd'"):
+    with pytest.raises(Exception, match="unknown data-free method 'dfadd'"):
         run_main(train_dfkd, args)
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import dfkd.discriminator_distillation.methods  # noqa: F401  (registers the methods)
 import dfkd.nets  # noqa: F401  (registers the models)
 from dfkd.core.config import CONFIG_DIR, build_config
 from dfkd.core.errors import CheckpointError, DfkdError
-from dfkd.core.registry import GENERATORS, METHODS, MODELS
+from dfkd.core.registry import GENERATORS, MODELS
 from dfkd.data import get_spec
+from dfkd.discriminator_distillation import METHODS
 from dfkd.discriminator_distillation.config import DFKDConfig
 from dfkd.nets import build_model, load_weights
 

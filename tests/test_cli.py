@@ -101,7 +101,7 @@ def test_error_is_one_line_without_traceback(fake_data_root, tmp_path):
         [sys.executable, "tools/train_dfkd.py", "--method", "dfadd", "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "DFKD_DATA": str(fake_data_root)})
     assert result.returncode == 2
-    assert result.stderr.startswith("error: unknown method 'dfadd'")
+    assert result.stderr.startswith("error: unknown data-free method 'dfadd'")
     assert "Traceback" not in result.stderr
 
 

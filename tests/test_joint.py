@@ -11,8 +11,8 @@ from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.engine import AdversarialLoop, Player
 from dfkd.engine.config import PlayerConfig
 from dfkd.gan_teachers.train import main as train_gan
-from dfkd.joint_distillation.train import main as distill_gan
 from dfkd.joint_distillation.joint import JointDistillation, discriminator_distillation
+from dfkd.joint_distillation.train import main as distill_gan
 from dfkd.nets import build_model, save_weights
 from generators.dcgan import (
     DCGANDiscriminator,
@@ -234,8 +234,9 @@ def test_compress_gan_tool_hands_a_dcgan_task_to_joint_distillation(tmp_path):
     import subprocess
     import sys
 
-    from dfkd.generator_distillation.train import main as compress_gan
     from conftest import ROOT
+
+    from dfkd.generator_distillation.train import main as compress_gan
 
     missing = str(tmp_path / "none" / "latest_net_G.pth")
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "compress_gan.py"), "--task=dcgan",

@@ -179,3 +179,175 @@ def test_teacher_free_terms_do_not_run_the_teacher():
     assert calls == [1]  # the probe only
     StudentLoss({"ce": 1.0, "kd": 1.0}, teacher, student, batch(2))(batch(), y)
     assert len(calls) == 3  # probe + one forward for KD
+
+
+# -- the knowledge: section: one sub-section per term, old flat keys named ---------------
+def test_defaults_are_the_published_ones():
+    from dfkd.core.config import to_dict
+
+    assert to_dict(KnowledgeConfig()) == {
+        "temperature": 4.0, "warmup": 0, "teacher_layers": [], "student_layers": [],
+        "dkd": {"alpha": 1.0, "beta": 8.0},
+        "tf_kd": {"virtual_prob": 0.9, "virtual_temperature": 20.0},
+        "ab": {"margin": 1.0}, "ft": {"rate": 0.5}, "kdsvd": {"k": 1},
+        "crd": {"dim": 128, "negatives": 4096, "temperature": 0.07},
+        "ddkd": {"steps": 5, "diff": 1.0, "ae": 1.0},
+        "adversarial": {"gan_mode": "vanilla", "hidden": 128}}
+
+
+def test_sections_are_named_after_the_terms_that_read_them():
+    sections = {f for f, v in vars(KnowledgeConfig()).items() if hasattr(v, "__dataclass_fields__")}
+    assert sections <= set(KNOWLEDGE.names())
+
+
+def _setting(cfg, dotted):
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+RENAMED = sorted(KnowledgeConfig.renamed.items())
+
+
+def test_every_section_setting_has_its_old_flat_key():
+    """Each setting that moved into a section keeps its old key, which names the new one."""
+    moved = {f"{s}.{k}" for s, v in vars(KnowledgeConfig()).items()
+             if hasattr(v, "__dataclass_fields__") for k in vars(v)}
+    assert set(KnowledgeConfig.renamed.values()) == moved
+    assert not set(KnowledgeConfig.renamed) & set(vars(KnowledgeConfig()))
+
+
+@pytest.mark.parametrize("old, new", RENAMED)
+def test_old_key_in_a_config_file_names_the_new_key(old, new, tmp_path):
+    import yaml
+
+    from dfkd.adversarial_kd.config import KDConfig
+    from dfkd.core.config import build_config
+    from dfkd.discriminator_distillation.config import DFKDConfig
+
+    value = _setting(KnowledgeConfig(), new)
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump({"knowledge": {old: value}}))
+    for default in (KDConfig(), DFKDConfig()):
+        with pytest.raises(ConfigError) as info:
+            build_config(default, [path])
+        message = str(info.value)
+        assert "\n" not in message
+        assert f"'knowledge.{old}'" in message and message.endswith(f"use 'knowledge.{new}'")
+    # the new key takes the value (a changed one: twice the default, or another GAN loss)
+    changed = "lsgan" if isinstance(value, str) else type(value)(2 * value)
+    cfg = build_config(KDConfig(), [], [f"knowledge.{new}={changed}"])
+    assert _setting(cfg.knowledge, new) == changed
+    assert _setting(KnowledgeConfig(), new) == value  # the default is left alone
+
+
+def knowledge_from(*overrides):
+    """The knowledge section as the command line builds it from ``--set`` overrides."""
+    from dfkd.adversarial_kd.config import KDConfig
+    from dfkd.core.config import build_config
+
+    return build_config(KDConfig(), [], [f"knowledge.{o}" for o in overrides]).knowledge
+
+
+def logit_views(student, teacher, targets):
+    from dfkd.knowledge.terms import Views
+
+    return Views(torch.tensor(student), torch.tensor(teacher) if teacher else None,
+                 torch.tensor(targets))
+
+
+def logit_term(name, cfg):
+    from dfkd.knowledge.terms import Probe
+
+    return KNOWLEDGE.get(name)(Probe([], [], 0, 0, []), cfg)
+
+
+def test_dkd_section_reaches_dkd_by_hand():
+    import math
+
+    # K = 3, target 0, τ = 1. Teacher p = [1/4, 1/2, 1/4], student uniform:
+    # TCKD = KL([1/4, 3/4] ‖ [1/3, 2/3]); NCKD = KL([2/3, 1/3] ‖ [1/2, 1/2])
+    tckd = 0.25 * math.log(0.75) + 0.75 * math.log(9 / 8)
+    nckd = 2 / 3 * math.log(4 / 3) + 1 / 3 * math.log(2 / 3)
+    v = logit_views([[0.0, 0.0, 0.0]], [[0.0, math.log(2), 0.0]], [0])
+    default = float(logit_term("dkd", knowledge_from("temperature=1"))(v))
+    assert default == pytest.approx(1.0 * tckd + 8.0 * nckd, rel=1e-5)  # α 1, β 8
+    beta_3 = float(logit_term("dkd", knowledge_from("temperature=1", "dkd.beta=3"))(v))
+    assert default - beta_3 == pytest.approx(5 * nckd, rel=1e-5)
+    both = knowledge_from("temperature=1", "dkd.alpha=0.5", "dkd.beta=2")
+    assert float(logit_term("dkd", both)(v)) == pytest.approx(0.5 * tckd + 2 * nckd, rel=1e-5)
+
+
+def test_dkd_section_is_shared_with_pr_dkd():
+    from dfkd.losses import pr_dkd
+
+    torch.manual_seed(0)
+    s, t, y = torch.randn(6, 4), torch.randn(6, 4), torch.arange(6) % 4
+    v = logit_views(s.tolist(), t.tolist(), y.tolist())
+    cfg = knowledge_from("dkd.alpha=2", "dkd.beta=0.5")
+    got = float(logit_term("pr_dkd", cfg)(v))
+    assert got == pytest.approx(float(pr_dkd(s, t, y, 2.0, 0.5, 4.0)), rel=1e-6)
+    assert got != pytest.approx(float(pr_dkd(s, t, y, 1.0, 8.0, 4.0)), rel=1e-3)
+
+
+def test_tf_kd_section_reaches_the_virtual_teacher_by_hand():
+    import math
+
+    # K = 2, target 0, a = 0.75, τ = 1: KL([3/4, 1/4] ‖ [1/2, 1/2])
+    v = logit_views([[0.0, 0.0]], None, [0])
+    cfg = knowledge_from("tf_kd.virtual_prob=0.75", "tf_kd.virtual_temperature=1")
+    expected = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    assert float(logit_term("tf_kd", cfg)(v)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_crd_section_sizes_the_queue_and_embedding():
+    teacher, student = pair()
+    loss = StudentLoss({"crd": 1.0}, teacher, student, batch(2),
+                       knowledge_from("crd.negatives=8192", "crd.dim=16", "crd.temperature=0.5"))
+    contrast = loss.terms["crd"].contrast
+    assert contrast.queue_s.shape == contrast.queue_t.shape == (8192, 16)
+    assert contrast.embed_s.out_features == 16 and contrast.temperature == 0.5
+    default = StudentLoss({"crd": 1.0}, teacher, student, batch(2)).terms["crd"].contrast
+    assert default.queue_s.shape == (4096, 128) and default.temperature == 0.07
+
+
+def test_feature_sections_reach_their_terms():
+    from dfkd.losses import activation_boundary, kdsvd
+
+    teacher, student = pair()
+    x = batch()
+    cfg = knowledge_from("ab.margin=2.5", "kdsvd.k=2", "ft.rate=0.25", "ddkd.steps=3",
+                         "ddkd.diff=2", "ddkd.ae=0.5")
+    loss = StudentLoss({"ab": 1.0, "kdsvd": 1.0, "ft": 1.0, "ddkd": 3.0}, teacher, student,
+                       batch(2), cfg)
+    assert loss.terms["ft"].paraphraser.encoder[-1][0].out_channels == 4  # 0.25 · 16
+    assert loss.terms["ddkd"].model.steps == 3
+    torch.manual_seed(0)
+    out = loss(x)
+    # the own losses of DDKD carry λ₁ = 2, λ₂ = 0.5; FT's reconstruction weight 1
+    torch.testing.assert_close(out["loss"], out["ab"] + out["kdsvd"] + out["ft"] + 3 * out["ddkd"]
+                               + out["ft/reconstruction"] + 2 * out["ddkd/diff"]
+                               + 0.5 * out["ddkd/ae"])
+    views = loss.views(x)
+    ab, svd = loss.terms["ab"], loss.terms["kdsvd"]
+    pairs = list(zip(views.student_maps, views.teacher_maps))
+    torch.testing.assert_close(out["ab"], sum(activation_boundary(c(s), t, 2.5)
+                                              for c, (s, t) in zip(ab.connectors, pairs)))
+    torch.testing.assert_close(out["kdsvd"], sum(kdsvd(p(s), t, 2)
+                                                 for p, (s, t) in zip(svd.projections, pairs)))
+    # ... and not with the defaults (margin 1, k = 1)
+    assert float(out["ab"]) != pytest.approx(float(sum(
+        activation_boundary(c(s), t, 1.0) for c, (s, t) in zip(ab.connectors, pairs))))
+    assert float(out["kdsvd"]) != pytest.approx(float(sum(
+        kdsvd(p(s), t, 1) for p, (s, t) in zip(svd.projections, pairs))))
+
+
+def test_adversarial_section_is_shared_with_anc():
+    teacher, student = pair()
+    cfg = knowledge_from("adversarial.gan_mode=lsgan", "adversarial.hidden=16")
+    loss = StudentLoss({"adversarial": 1.0, "anc": 1.0}, teacher, student, batch(2), cfg)
+    for name in ("adversarial", "anc"):
+        assert loss.terms[name].mode == "lsgan"
+        assert loss.terms[name].critic.net[0].out_features == 16
+    default = StudentLoss({"anc": 1.0}, teacher, student, batch(2)).terms["anc"]
+    assert default.mode == "vanilla" and default.critic.net[0].out_features == 128

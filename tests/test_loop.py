@@ -2,11 +2,9 @@
 
 import pytest
 import torch
-from conftest import TinyClassifier
 from torch.utils.data import TensorDataset
 
-import dfkd.discriminator_distillation.methods  # noqa: F401
-from dfkd.core.registry import METHODS
+from conftest import TinyClassifier, make_method
 from dfkd.data.specs import DatasetSpec
 from dfkd.engine import AdversarialLoop, DivergenceError, Player, lr_factor
 from dfkd.engine.config import OptimConfig, PlayerConfig, ScheduleConfig
@@ -26,7 +24,7 @@ def build(method="dfad", seed=0, student_steps=2, ema=0.0, schedule=None):
     scfg = PlayerConfig(steps=student_steps, optim=OptimConfig("sgd", lr=0.1))
     gp = Player.from_config("generator", generator, gcfg, total_iters=6)
     sp = Player.from_config("student", student, scfg, total_iters=6)
-    m = METHODS.get(method)(teacher, student, generator, nz=8, batch_size=16, spec=SPEC)
+    m = make_method(method, teacher, student, generator, SPEC, nz=8, batch_size=16)
     return teacher, student, generator, gp, sp, m
 
 
@@ -160,8 +158,8 @@ def test_student_batches_mix_replayed_samples(method):
     teacher, student = TinyClassifier(width=6), TinyClassifier(width=3)
     generator = build_generator("dafl", nz=8, ngf=4, img_size=8, channels=1)
     buffer = ReplayBuffer(64, "fifo")
-    m = METHODS.get(method)(teacher, student, generator, nz=8, batch_size=16, spec=SPEC,
-                            replay=buffer, replay_ratio=0.25)
+    m = make_method(method, teacher, student, generator, SPEC, nz=8, batch_size=16,
+                    replay=buffer, replay_ratio=0.25)
     seen = []
     student.forward = lambda x: (seen.append(x), TinyClassifier.forward(student, x))[1]
     m.adversary_loss(0)

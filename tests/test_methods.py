@@ -3,11 +3,10 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from conftest import TinyClassifier
 
 import dfkd.discriminator_distillation.methods  # noqa: F401
+from conftest import TinyClassifier, make_method
 from dfkd.core.errors import ConfigError
-from dfkd.core.registry import METHODS
 from dfkd.data.specs import DatasetSpec
 from dfkd.discriminator_distillation.replay import ReplayBuffer
 from dfkd.losses import bn_statistics_loss
@@ -39,7 +38,7 @@ def build(method, generator="dafl", **kwargs):
     torch.manual_seed(0)
     teacher, student = TinyClassifier(width=6).eval(), TinyClassifier(width=3)
     g = build_generator(generator, nz=NZ, ngf=4, img_size=8, channels=1, num_classes=10)
-    m = METHODS.get(method)(teacher, student, g, nz=NZ, batch_size=B, spec=SPEC, **kwargs)
+    m = make_method(method, teacher, student, g, SPEC, nz=NZ, batch_size=B, **kwargs)
     return m, teacher, student, g
 
 
@@ -54,7 +53,7 @@ def test_zskt_generator_maximizes_belief_mismatch():
 
 
 def test_zskt_student_kl_plus_beta_attention():
-    m, teacher, student, g = build("zskt", "zskt", loss={"at": 250.0})
+    m, teacher, student, g = build("zskt", "zskt", options={"at": 250.0})
     m.adversary_loss(0)
     x = m._batch[1]
     terms = m.student_loss(0)  # no replay, no views: the generator step's batch
@@ -67,7 +66,7 @@ def test_zskt_student_kl_plus_beta_attention():
 
 def test_cgdd_losses_by_hand():
     m, teacher, student, g = build("cgdd", "conditional",
-                                   loss={"ce": 2.0, "adv": 0.5, "student_ce": 0.3, "at": 10.0})
+                                   options={"ce": 2.0, "adv": 0.5, "student_ce": 0.3, "at": 10.0})
     torch.manual_seed(3)
     terms = m.adversary_loss(0)
     torch.manual_seed(3)
@@ -98,8 +97,8 @@ class Constant(nn.Module):
 def test_mad_student_batch_is_half_live_half_momentum_generator():
     torch.manual_seed(0)
     teacher, student = TinyClassifier(width=6), TinyClassifier(width=3)
-    m = METHODS.get("mad")(teacher, student, Constant(0.0), nz=NZ, batch_size=B, spec=SPEC,
-                           generator_ema=Constant(1.0))
+    m = make_method("mad", teacher, student, Constant(0.0), SPEC, nz=NZ, batch_size=B,
+                    generator_ema=Constant(1.0))
     seen = []
     student.forward = lambda x: (seen.append(x), TinyClassifier.forward(student, x))[1]
     terms = m.student_loss(0)
@@ -128,7 +127,7 @@ def test_attention_methods_check_matching_groups():
     teacher = build_model("resnet18", in_channels=1)  # four stages vs TinyClassifier's two
     g = build_generator("zskt", nz=NZ, ngf=4, img_size=8, channels=1)
     with pytest.raises(ConfigError, match="feature groups"):
-        METHODS.get("zskt")(teacher, TinyClassifier(), g, nz=NZ, batch_size=B, spec=SPEC)
+        make_method("zskt", teacher, TinyClassifier(), g, SPEC, nz=NZ, batch_size=B)
 
 
 def test_bn_prior_adds_weighted_term_to_any_generator_loss():
@@ -139,7 +138,7 @@ def test_bn_prior_adds_weighted_term_to_any_generator_loss():
     x = g(torch.randn(B, NZ))
     bn = bn_statistics_loss(teacher.conv(x), teacher.bn.running_mean, teacher.bn.running_var)
     torch.testing.assert_close(terms["bn"], bn)
-    plain = sum(m.weights[k] * terms[k] for k in ("onehot", "balance", "activation"))
+    plain = 1.0 * terms["onehot"] + 5.0 * terms["balance"] + 0.1 * terms["activation"]  # eq. 6
     torch.testing.assert_close(terms["loss"], plain + 0.5 * bn)
 
 
@@ -149,8 +148,8 @@ def test_bn_prior_on_teacher_without_batchnorm_is_a_config_error():
     g = build_generator("dafl", nz=NZ, ngf=4, img_size=32, channels=1)
     spec = DatasetSpec("tiny32", 1, 32, 10, (0.0,), (1.0,))
     with pytest.raises(ConfigError, match="no.*BatchNorm|BatchNorm layers"):
-        METHODS.get("dafl")(build_model("lenet5", 1), build_model("lenet5_half", 1), g, nz=NZ,
-                            batch_size=B, spec=spec, bn_weight=1.0)
+        make_method("dafl", build_model("lenet5", 1), build_model("lenet5_half", 1), g, spec,
+                    nz=NZ, batch_size=B, bn_weight=1.0)
 
 
 @pytest.mark.parametrize("method", ["dafl", "zskt"])
@@ -190,7 +189,7 @@ def test_diversity_term_for_multi_generators():
     torch.manual_seed(0)
     teacher, student = TinyClassifier(width=6).eval(), TinyClassifier(width=3)
     g = build_generator("dfad", nz=NZ, ngf=4, img_size=8, channels=1, members=2)
-    m = METHODS.get("dfad")(teacher, student, g, nz=NZ, batch_size=B, spec=SPEC, diversity=0.7)
+    m = make_method("dfad", teacher, student, g, SPEC, nz=NZ, batch_size=B, diversity=0.7)
     torch.manual_seed(1)
     terms = m.adversary_loss(0)
     torch.manual_seed(1)

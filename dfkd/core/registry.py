@@ -67,5 +67,4 @@ class Registry:
 
 MODELS = Registry("model")
 GENERATORS = Registry("generator")
-METHODS = Registry("method")
 DATASETS = Registry("dataset")

@@ -1,6 +1,10 @@
 """Discriminator distillation, data-free: a generator synthesizes inputs, the frozen teacher
 judges them, a small student learns from the teacher on them (``tools/train_dfkd.py``).
 
-``methods/`` holds one file per method (registered in ``METHODS``), ``config.py`` the run's
-typed config, ``train.py`` the entry the tool calls; ``replay``, ``grids`` and ``sample``
-are the family's own parts."""
+``methods/`` holds one file per method, registered in ``METHODS`` (importing this package
+registers them all), ``config.py`` the run's typed config, ``train.py`` the entry the tool
+calls; ``replay``, ``grids`` and ``sample`` are the family's own parts."""
+from dfkd.discriminator_distillation import methods  # noqa: F401  (registers the methods)
+from dfkd.discriminator_distillation.registry import METHODS
+
+__all__ = ["METHODS"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from dfkd.data.augment import AugmentConfig
 from dfkd.engine.config import PlayerConfig, TrainConfig, gan_optim
@@ -52,6 +53,8 @@ class MonitorConfig:
 class DFKDConfig:
     """A data-free distillation run (discriminator distillation family)."""
 
+    renamed: ClassVar[dict[str, str]] = {"loss": "options"}
+
     method: str = "dafl"
     dataset: str = "fashion_mnist"
     data_root: str = ""
@@ -59,7 +62,9 @@ class DFKDConfig:
     teacher_ckpt: str = ""
     student: PlayerConfig = field(default_factory=lambda: PlayerConfig(model="lenet5_half"))
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
-    loss: dict[str, float] = field(default_factory=dict)
+    # the method's own options (its Options dataclass: weights, temperatures, ...), checked
+    # against that dataclass when the config is read; empty keeps the published defaults
+    options: dict[str, Any] = field(default_factory=dict)
     # weighted knowledge terms that replace the method's own student loss when given,
     # e.g. {kd: 1.0, at: 1000}; empty keeps the method's published student loss
     student_loss: dict[str, float] = field(default_factory=dict)

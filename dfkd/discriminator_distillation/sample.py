@@ -16,7 +16,7 @@ import torch
 from torchvision.utils import save_image
 
 from dfkd.cli import add_common_args
-from dfkd.core.config import build_config
+from dfkd.core.config import merge, read_yaml
 from dfkd.core.errors import CheckpointError, DfkdError
 from dfkd.core.io import safe_load
 from dfkd.data import get_spec
@@ -26,6 +26,8 @@ from dfkd.engine.run import resolve_device
 from dfkd.engine.teacher import load_teacher
 from generators import build_generator, is_conditional
 
+
+RUN_KEYS = ("method", "dataset", "data_root", "teacher", "teacher_ckpt", "generator")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
@@ -45,7 +47,10 @@ def load_run_generator(run: Path, checkpoint: str, ema: bool, device: torch.devi
     if not (run / "config.yaml").exists():
         raise DfkdError(f"{run} has no config.yaml: pass the run folder that "
                         "tools/train_dfkd.py --out wrote")
-    cfg = build_config(DFKDConfig(), [run / "config.yaml"])
+    # only the sections that make the generator: a run written before a config key was
+    # renamed (e.g. loss: -> options:) is still sampled
+    saved = read_yaml(run / "config.yaml")
+    cfg = merge(DFKDConfig(), {k: saved[k] for k in RUN_KEYS if k in saved})
     spec = get_spec(cfg.dataset, cfg.data_root or None)
     generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
                                 spec.image_size, spec.in_channels, spec.num_classes,

@@ -2,20 +2,23 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-import dfkd.discriminator_distillation.methods  # noqa: F401  (registers the methods)
 from dfkd.cli import add_run_args, build_run_config
 from dfkd.core.errors import ConfigError
-from dfkd.core.registry import DATASETS, METHODS
+from dfkd.core.registry import DATASETS
 from dfkd.data.augment import build_augment
+from dfkd.discriminator_distillation import METHODS
 from dfkd.discriminator_distillation.config import DFKDConfig
+from dfkd.discriminator_distillation.methods.base import DataFreeSetup
 from dfkd.discriminator_distillation.replay import ReplayBuffer
 from dfkd.engine import AdversarialLoop, Player, distributed
+from dfkd.engine.player import build_ema
 from dfkd.engine.run import critic_player, setup_run
 from dfkd.engine.run_folder import finish_run, start_run
 from dfkd.knowledge import StudentLoss
@@ -39,7 +42,8 @@ def load_config(args: argparse.Namespace) -> DFKDConfig:
                            {"method": args.method, "train.iters": args.iters})
     if cfg.method != args.method or cfg.dataset != args.dataset:
         raise ConfigError("set the method and dataset with --method/--dataset, not in the config")
-    return cfg
+    return dataclasses.replace(cfg, options=METHODS.get(cfg.method).read_options(cfg.options,
+                                                                                cfg.method))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,23 +64,32 @@ def main(argv: list[str] | None = None) -> int:
         knowledge = StudentLoss(cfg.student_loss, teacher, student, example,
                                 cfg.knowledge).to(device)
     iters = cfg.train.iters
-    student_player = Player.from_config(
-        "student", student, cfg.student, iters,
-        aux=nn.ModuleDict({"knowledge": knowledge} if knowledge else {}))
-    generator_player = Player.from_config("generator", generator, cfg.generator, iters)
-    critic = critic_player(knowledge, cfg.critic, iters, device)
+    generator_ema = build_ema(generator, cfg.generator.ema)  # MAD's momentum generator
     replay = (ReplayBuffer(cfg.replay.capacity, cfg.replay.policy)
               if cfg.replay.capacity else None)
-    method = METHODS.get(cfg.method)(teacher, student, generator, nz=cfg.generator.nz,
-                                     batch_size=distributed.local_batch(cfg.train.batch_size),
-                                     spec=spec, loss=cfg.loss,
-                                     replay=replay, replay_ratio=cfg.replay.ratio,
-                                     augment=build_augment(cfg.augment, spec.image_size),
-                                     bn_weight=cfg.generator.bn_weight,
-                                     diversity=cfg.generator.diversity,
-                                     generator_ema=(generator_player.ema.module
-                                                    if generator_player.ema else None),
-                                     knowledge=knowledge)
+    setup = DataFreeSetup(nz=cfg.generator.nz,
+                          batch_size=distributed.local_batch(cfg.train.batch_size),
+                          replay=replay, replay_ratio=cfg.replay.ratio,
+                          augment=build_augment(cfg.augment, spec.image_size),
+                          bn_weight=cfg.generator.bn_weight, diversity=cfg.generator.diversity,
+                          generator_ema=generator_ema.module if generator_ema else None,
+                          knowledge=knowledge)
+    method = METHODS.get(cfg.method)(teacher, student, generator, cfg.options, spec, setup)
+    parts = method.parts()
+    unknown = sorted(set(parts) - {"student", "generator"})
+    if unknown:
+        raise ConfigError(f"method {cfg.method}: parts() names player {unknown[0]!r}; "
+                          "use 'student' or 'generator'")
+    student_aux = {"knowledge": knowledge} if knowledge else {}
+    if "student" in parts:
+        student_aux["method"] = parts["student"].to(device)
+    student_player = Player.from_config("student", student, cfg.student, iters,
+                                        aux=nn.ModuleDict(student_aux))
+    generator_player = Player.from_config(
+        "generator", generator, cfg.generator, iters, ema=generator_ema,
+        aux=nn.ModuleDict({"method": parts["generator"].to(device)} if "generator" in parts
+                          else {}))
+    critic = critic_player(knowledge, cfg.critic, iters, device)
     distributed.reseed_for_rank(cfg.train.seed)  # each process its own latents
     logger = start_run(out, cfg)
     # with student.ema, the averaged weights are the student that is measured and kept

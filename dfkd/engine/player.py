@@ -55,6 +55,14 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: ScheduleConfig,
         optimizer, lambda it: lr_factor(cfg, it, total_iters))
 
 
+def build_ema(model: nn.Module, momentum: float) -> AveragedModel | None:
+    """An exponential moving average of ``model``'s weights and buffers (θ_ema ← m·θ_ema +
+    (1 − m)·θ after each step), or None for momentum 0."""
+    if not momentum:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(momentum), use_buffers=True)
+
+
 @dataclass
 class Player:
     """A trainable model, its optimizer and schedule, and how it steps."""
@@ -70,12 +78,14 @@ class Player:
 
     @classmethod
     def from_config(cls, name: str, model: nn.Module, cfg: PlayerConfig, total_iters: int,
-                    aux: nn.ModuleDict | None = None) -> "Player":
+                    aux: nn.ModuleDict | None = None,
+                    ema: AveragedModel | None = None) -> "Player":
+        """The player ``cfg`` describes; ``aux`` modules train with it; ``ema``: its EMA copy
+        when a method needed it before the player was built (else made here from cfg.ema)."""
         aux = aux if aux is not None else nn.ModuleDict()
         optimizer = build_optimizer(list(model.parameters()) + list(aux.parameters()), cfg.optim)
-        ema = None
-        if cfg.ema:
-            ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+        if ema is None:
+            ema = build_ema(model, cfg.ema)
         return cls(name, model, optimizer, build_scheduler(optimizer, cfg.schedule, total_iters),
                    cfg.steps, cfg.clip_grad, ema, aux)
 

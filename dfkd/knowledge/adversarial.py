@@ -10,7 +10,8 @@ D wins, replaced as Goodfellow et al. 2014 advise), so the eq. 4 objective reads
 ``student_loss: {ce: 1, kd: δ, adversarial: γ}``. The discriminator is not part of the
 student: it is the loop's critic player, stepping on ½[L(D(z_t), real) + L(D(z_s), fake)]
 (``StudentLoss.critic_loss``) before each student step, frozen while the student steps.
-``knowledge.adversarial_gan_mode`` picks L (vanilla, lsgan, hinge, wgangp).
+``knowledge.adversarial.gan_mode`` picks L (vanilla, lsgan, hinge, wgangp), and
+``knowledge.adversarial.hidden`` the discriminator MLP's width; both terms read them.
 """
 from __future__ import annotations
 
@@ -31,12 +32,13 @@ class _Adversarial(Term):
 
     def __init__(self, probe: Probe, cfg: KnowledgeConfig, width: int) -> None:
         super().__init__(probe, cfg)
-        if cfg.adversarial_gan_mode not in GAN_MODES:
-            raise ConfigError(f"knowledge.adversarial_gan_mode {cfg.adversarial_gan_mode!r}: "
+        mode = cfg.adversarial.gan_mode
+        if mode not in GAN_MODES:
+            raise ConfigError(f"knowledge.adversarial.gan_mode {mode!r}: "
                               f"use one of {', '.join(GAN_MODES)}")
-        self.mode = cfg.adversarial_gan_mode
+        self.mode = mode
         # a tuple: the discriminator is the critic player's, not a submodule of the student's
-        self._critic = (OutputDiscriminator(width, cfg.adversarial_hidden),)
+        self._critic = (OutputDiscriminator(width, cfg.adversarial.hidden),)
 
     @property
     def critic(self) -> OutputDiscriminator:

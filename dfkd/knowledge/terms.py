@@ -148,7 +148,7 @@ class DKD(Term):
 
     def forward(self, v: Views) -> torch.Tensor:
         c = self.cfg
-        return dkd(v.student_logits, v.teacher_logits, v.targets, c.dkd_alpha, c.dkd_beta,
+        return dkd(v.student_logits, v.teacher_logits, v.targets, c.dkd.alpha, c.dkd.beta,
                    c.temperature)
 
 
@@ -160,7 +160,7 @@ class PerceptionReconstructionDKD(Term):
 
     def forward(self, v: Views) -> torch.Tensor:
         c = self.cfg
-        return pr_dkd(v.student_logits, v.teacher_logits, v.targets, c.dkd_alpha, c.dkd_beta,
+        return pr_dkd(v.student_logits, v.teacher_logits, v.targets, c.dkd.alpha, c.dkd.beta,
                       c.temperature)
 
 
@@ -173,8 +173,8 @@ class VirtualTeacher(Term):
 
     def forward(self, v: Views) -> torch.Tensor:
         c = self.cfg
-        return virtual_teacher_kd(v.student_logits, v.targets, c.virtual_prob,
-                                  c.virtual_temperature)
+        return virtual_teacher_kd(v.student_logits, v.targets, c.tf_kd.virtual_prob,
+                                  c.tf_kd.virtual_temperature)
 
 
 # -- features ------------------------------------------------------------------------------
@@ -246,7 +246,7 @@ class FactorTransfer(Term):
         super().__init__(probe, cfg)
         _same_resolution(probe, "ft", [len(probe.teacher_maps) - 1])
         t_channels, s_channels = probe.teacher_maps[-1][1], probe.student_maps[-1][1]
-        self.paraphraser = Paraphraser(t_channels, cfg.ft_rate)
+        self.paraphraser = Paraphraser(t_channels, cfg.ft.rate)
         self.translator = Translator(s_channels, self.paraphraser.encoder[-1][0].out_channels)
 
     def forward(self, v: Views) -> dict[str, torch.Tensor]:
@@ -271,7 +271,7 @@ class ActivationBoundary(Term):
             zip(probe.student_maps, probe.teacher_maps, probe.pair_names))
 
     def forward(self, v: Views) -> torch.Tensor:
-        return sum(activation_boundary(c(s), t, self.cfg.ab_margin)
+        return sum(activation_boundary(c(s), t, self.cfg.ab.margin)
                    for c, s, t in zip(self.connectors, v.student_maps, v.teacher_maps))
 
 
@@ -308,7 +308,7 @@ class KDSVD(Term):
             zip(probe.student_maps, probe.teacher_maps, probe.pair_names))
 
     def forward(self, v: Views) -> torch.Tensor:
-        return sum(kdsvd(p(s), t, self.cfg.kdsvd_k)
+        return sum(kdsvd(p(s), t, self.cfg.kdsvd.k)
                    for p, s, t in zip(self.projections, v.student_maps, v.teacher_maps))
 
 
@@ -383,8 +383,8 @@ class CRD(Term):
     def __init__(self, probe: Probe, cfg: KnowledgeConfig) -> None:
         super().__init__(probe, cfg)
         self.contrast = ContrastiveRepresentation(
-            probe.student_dim, probe.teacher_dim, embed_dim=cfg.crd_dim,
-            negatives=cfg.crd_negatives, temperature=cfg.crd_temperature)
+            probe.student_dim, probe.teacher_dim, embed_dim=cfg.crd.dim,
+            negatives=cfg.crd.negatives, temperature=cfg.crd.temperature)
 
     def forward(self, v: Views) -> torch.Tensor:
         return self.contrast(v.student_embedding, v.teacher_embedding)
@@ -393,8 +393,8 @@ class CRD(Term):
 @term("ddkd")
 class DDKD(Term):
     """Diffusion-denoised KD (seed 004) on the last pair: the weight multiplies L_DDKD
-    (λ₃); λ₁·L_diff + λ₂·L_ae (``knowledge.ddkd_diff`` / ``ddkd_ae``) train the diffusion
-    model and the autoencoder. Add ``dkd`` for the paper's logit term."""
+    (λ₃); λ₁·L_diff + λ₂·L_ae (``knowledge.ddkd.diff``, ``knowledge.ddkd.ae``) train the
+    diffusion model and the autoencoder. Add ``dkd`` for the paper's logit term."""
 
     needs_maps = True
 
@@ -402,9 +402,9 @@ class DDKD(Term):
         super().__init__(probe, cfg)
         _same_resolution(probe, "ddkd", [len(probe.teacher_maps) - 1])
         self.model = DiffusionDenoisedKD(probe.student_maps[-1][1], probe.teacher_maps[-1][1],
-                                         steps=cfg.ddkd_steps)
+                                         steps=cfg.ddkd.steps)
 
     def forward(self, v: Views) -> dict[str, torch.Tensor]:
         parts = self.model(v.student_maps[-1], v.teacher_maps[-1])
-        own = self.cfg.ddkd_diff * parts["diff"] + self.cfg.ddkd_ae * parts["ae"]
+        own = self.cfg.ddkd.diff * parts["diff"] + self.cfg.ddkd.ae * parts["ae"]
         return {"loss": parts["ddkd"], "own": own, "diff": parts["diff"], "ae": parts["ae"]}

@@ -1,5 +1,13 @@
-"""Distillation methods; importing this package registers them in ``METHODS``."""
-from dfkd.discriminator_distillation.methods import cgdd, dafl, dfad, mad, zskt  # noqa: F401  (registration)
-from dfkd.discriminator_distillation.methods.base import DataFreeMethod
+"""The data-free methods, one file each; importing this package imports every module in
+this folder (but those whose name starts with ``_``, such as ``_template.py``), and each
+registers its method in ``METHODS``: a new method is a new file, nothing else is edited."""
+import importlib
+import pkgutil
 
-__all__ = ["DataFreeMethod"]
+from dfkd.discriminator_distillation.methods.base import DataFreeMethod, DataFreeSetup
+
+for _module in pkgutil.iter_modules(__path__):
+    if not _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["DataFreeMethod", "DataFreeSetup"]

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
 
+from dfkd.core.config import merge
 from dfkd.core.errors import ConfigError
 from dfkd.data.specs import DatasetSpec
 from dfkd.discriminator_distillation.grids import class_grid
@@ -33,59 +36,86 @@ PER_CLASS = 8  # samples per class row in the grid
 FORGETTING_BANK = 1024  # synthetic samples kept to measure forgetting
 
 
-class DataFreeMethod:
-    """Base class: holds the three networks and what every data-free method shares."""
+@dataclass
+class NoOptions:
+    """The options of a method that has none of its own."""
 
-    #: loss weights and their published defaults; config ``loss:`` may override these keys
-    loss_defaults: dict[str, float] = {}
+
+@dataclass
+class DataFreeSetup:
+    """What a data-free run gives every method beside its own options, built from the
+    config's ``generator``, ``replay``, ``augment`` and ``student_loss`` sections.
+
+    ``generator_ema``: the loop's EMA copy of G where ``generator.ema`` > 0 (MAD);
+    ``knowledge``: the ``student_loss:`` block, which replaces the method's own student loss.
+    """
+
+    nz: int
+    batch_size: int
+    replay: ReplayBuffer | None = None
+    replay_ratio: float = 0.5
+    augment: nn.Module | None = None
+    bn_weight: float = 0.0
+    diversity: float = 0.0
+    generator_ema: nn.Module | None = None
+    knowledge: StudentLoss | None = None
+
+
+class DataFreeMethod:
+    """Base class of the data-free methods: the contract with the loop, and what they share.
+
+    A method is built as ``Method(teacher, student, generator, options, spec, setup)``:
+    ``options`` is an instance of its ``Options`` dataclass (the config's ``options:``
+    section, checked when the config is read: ``read_options``), ``spec`` the dataset's
+    :class:`DatasetSpec`, ``setup`` a :class:`DataFreeSetup`. It implements
+    ``generator_loss(iteration)`` (the adversary's step: a dict with ``"loss"``, the rest
+    logged) and ``distill(images, teacher_logits, targets)`` (its published student loss);
+    it may override ``student_inputs(iteration)`` (which batch each student step sees),
+    ``parts()`` (its own learnable modules, by the player that trains them: they join that
+    player's optimizer and checkpoint) and ``state_dict``/``load_state_dict`` (anything
+    else it must carry across ``--resume``). The loop calls ``adversary_loss``,
+    ``student_loss`` and, where the ``student_loss`` block has adversarial terms,
+    ``critic_loss``; ``log_media`` draws the TensorBoard grids.
+    """
+
+    #: the method's own options (a dataclass of published defaults; config ``options:``)
+    Options: type = NoOptions
     #: whether the method needs the teacher's and student's group feature maps (AT)
     uses_attention = False
     #: whether the method needs a class-conditional generator
     needs_conditional = False
 
-    def __init__(self, teacher: nn.Module, student: nn.Module, generator: nn.Module, *,
-                 nz: int, batch_size: int, spec: DatasetSpec,
-                 loss: dict[str, float] | None = None, replay: ReplayBuffer | None = None,
-                 replay_ratio: float = 0.5, augment: nn.Module | None = None,
-                 bn_weight: float = 0.0, diversity: float = 0.0,
-                 generator_ema: nn.Module | None = None,
-                 knowledge: StudentLoss | None = None) -> None:
+    def __init__(self, teacher: nn.Module, student: nn.Module, generator: nn.Module,
+                 options: Any, spec: DatasetSpec, setup: DataFreeSetup) -> None:
         name = type(self).__name__
-        unknown = sorted(set(loss or {}) - set(self.loss_defaults))
-        if unknown:
-            raise ConfigError(f"unknown loss weight {unknown[0]!r} for {name}; "
-                              f"known: {', '.join(self.loss_defaults) or 'none'}")
+        options = self.Options() if options is None else options
+        if not isinstance(options, self.Options):
+            raise TypeError(f"{name} takes a {self.Options.__name__}, got {type(options).__name__}")
         if self.needs_conditional != is_conditional(generator):
             raise ConfigError(
                 f"{name} needs {'a class-conditional' if self.needs_conditional else 'an unconditional'} "
                 f"generator, got {type(generator).__name__}: set generator.model to "
                 f"{'conditional' if self.needs_conditional else 'dafl, dfad or zskt'}")
-        self.weights = {**self.loss_defaults, **(loss or {})}
+        self.options = options
         self.teacher = teacher.eval().requires_grad_(False)
         self.student = student
         self.generator = generator
-        self.generator_ema = generator_ema
-        self.knowledge = knowledge
-        self.nz = nz
-        self.batch_size = batch_size
+        self.generator_ema = setup.generator_ema
+        self.knowledge = setup.knowledge
+        self.nz = setup.nz
+        self.batch_size = setup.batch_size
         self.spec = spec
         self.device = next(generator.parameters()).device
-        if not 0.0 <= replay_ratio <= 1.0:
-            raise ConfigError(f"replay.ratio must lie in [0, 1], got {replay_ratio}")
-        self.replay = replay
-        self.replay_ratio = replay_ratio
-        self.augment = augment
-        if bn_weight < 0:
-            raise ConfigError(f"generator.bn_weight must be >= 0, got {bn_weight}")
-        self.bn_weight = bn_weight
-        self.bn_prior = BNStatisticsPrior(self.teacher) if bn_weight > 0 else None
-        if diversity < 0:
-            raise ConfigError(f"generator.diversity must be >= 0, got {diversity}")
-        if diversity > 0 and not isinstance(generator, MultiGenerator):
+        self.replay = setup.replay
+        self.replay_ratio = setup.replay_ratio
+        self.augment = setup.augment
+        self.bn_weight = setup.bn_weight
+        self.bn_prior = BNStatisticsPrior(self.teacher) if setup.bn_weight > 0 else None
+        if setup.diversity > 0 and not isinstance(generator, MultiGenerator):
             raise ConfigError("generator.diversity compares the members of a multi-generator: "
                               "set generator.members to 2 or more")
-        self.diversity = diversity
-        if diversity:
+        self.diversity = setup.diversity
+        if self.diversity:
             self._teacher_output = FeatureRecorder(self.teacher, {"logits": ""})
         if self.uses_attention:
             ours, theirs = self._groups(self.teacher, "teacher"), self._groups(student, "student")
@@ -99,8 +129,22 @@ class DataFreeMethod:
         self._batch: tuple | None = None  # (iteration, images, teacher logits, labels)
         bank_rng = torch.Generator().manual_seed(20190000)
         n_image = max(IMAGE_BANK, spec.num_classes * PER_CLASS)  # a full conditional grid
-        self._image_z = torch.randn(n_image, nz, generator=bank_rng).to(self.device)
-        self._bank_z = torch.randn(FORGETTING_BANK, nz, generator=bank_rng).to(self.device)
+        self._image_z = torch.randn(n_image, self.nz, generator=bank_rng).to(self.device)
+        self._bank_z = torch.randn(FORGETTING_BANK, self.nz, generator=bank_rng).to(self.device)
+
+    @classmethod
+    def read_options(cls, values: dict, method: str) -> Any:
+        """The config's ``options:`` mapping as this method's ``Options``; an unknown or
+        mistyped key is one error line naming the key and the method."""
+        try:
+            return merge(cls.Options(), values, "options.")
+        except ConfigError as exc:
+            raise ConfigError(f"method {method}: {exc}") from None
+
+    def parts(self) -> dict[str, nn.Module]:
+        """The method's own learnable modules by the player that trains them
+        (``"student"`` or ``"generator"``), e.g. a projection head; none by default."""
+        return {}
 
     @staticmethod
     def _groups(model: nn.Module, role: str) -> tuple[str, ...]:
@@ -195,7 +239,9 @@ class DataFreeMethod:
         return self.distill(images, teacher_logits, targets)
 
     def critic_loss(self, iteration: int) -> dict[str, torch.Tensor]:
-        """The adversarial ``student_loss`` terms' discriminators, on a student batch."""
+        """The critic's step (only with adversarial ``student_loss`` terms): their
+        discriminators learn to tell the teacher's outputs from the student's on a student
+        batch, ½[L(D(z_t), real) + L(D(z_s), fake)]."""
         images, teacher_logits, targets = self.student_inputs(iteration)
         return self.knowledge.critic_loss(images, targets, teacher_logits)
 

@@ -10,20 +10,33 @@ Replayed samples (whose preset label is not stored) take the teacher's class as 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
-from dfkd.core.registry import METHODS
 from dfkd.discriminator_distillation.methods.base import DataFreeMethod
+from dfkd.discriminator_distillation.registry import METHODS
 from dfkd.losses import kd_kl
+
+
+@dataclass
+class CGDDOptions:
+    """The weights of L_G and L_S above (reconstructed defaults: see configs/cgdd/*.yaml)."""
+
+    ce: float = 1.0  # α_ce: the teacher's CE toward the asked class, in L_G
+    adv: float = 1.0  # α_adv: the adversarial KL, in L_G
+    kd: float = 1.0  # α_kd: the student's KD, in L_S
+    student_ce: float = 1.0  # α_sce: the student's CE toward the asked class, in L_S
+    at: float = 250.0  # β: attention transfer, in L_S
+    temperature: float = 1.0
 
 
 @METHODS.register("cgdd")
 class CGDD(DataFreeMethod):
     """Conditional generator with label CE; student KD + label CE + attention transfer."""
 
-    loss_defaults = {"ce": 1.0, "adv": 1.0, "kd": 1.0, "student_ce": 1.0, "at": 250.0,
-                     "temperature": 1.0}
+    Options = CGDDOptions
     uses_attention = True
     needs_conditional = True
 
@@ -32,16 +45,16 @@ class CGDD(DataFreeMethod):
         images = self.sample(labels=labels)
         teacher_logits = self.teacher(images)
         ce = F.cross_entropy(teacher_logits, labels)
-        adv = kd_kl(self.student(images), teacher_logits, self.weights["temperature"])
+        adv = kd_kl(self.student(images), teacher_logits, self.options.temperature)
         self.keep_batch(iteration, images, teacher_logits, labels)
-        return {"loss": self.weights["ce"] * ce - self.weights["adv"] * adv, "ce": ce,
+        return {"loss": self.options.ce * ce - self.options.adv * adv, "ce": ce,
                 "adv": adv}
 
     def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
                 targets: torch.Tensor) -> dict[str, torch.Tensor]:
         student_logits, teacher_logits, at = self.with_attention(images)
-        kd = kd_kl(student_logits, teacher_logits, self.weights["temperature"])
+        kd = kd_kl(student_logits, teacher_logits, self.options.temperature)
         ce = F.cross_entropy(student_logits, targets)
-        w = self.weights
-        loss = w["kd"] * kd + w["student_ce"] * ce + w["at"] * at
+        o = self.options
+        loss = o.kd * kd + o.student_ce * ce + o.at * at
         return {"loss": loss, "kd": kd, "ce": ce, "at": at}

@@ -6,20 +6,32 @@ and the student learns from the teacher on the same batch (eq. 8), KL with τ = 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from dfkd.core.registry import METHODS
 from dfkd.discriminator_distillation.methods.base import DataFreeMethod
+from dfkd.discriminator_distillation.registry import METHODS
 from dfkd.losses import activation_loss, class_balance_loss, kd_kl, onehot_loss
 from dfkd.nets import classifier_name
 from dfkd.nets.hooks import FeatureRecorder
+
+
+@dataclass
+class DAFLOptions:
+    """Eq. 6's weights (the paper's MNIST values) and the student's KD temperature (eq. 8)."""
+
+    onehot: float = 1.0  # α_oh: one-hot loss L_oh, the teacher's CE to its own argmax
+    balance: float = 5.0  # α_ie: information entropy loss L_ie, class balance of the batch
+    activation: float = 0.1  # α_a: activation loss L_a, −‖penultimate features‖₁
+    temperature: float = 1.0  # τ of the student's KL to the teacher
 
 
 @METHODS.register("dafl")
 class DAFL(DataFreeMethod):
     """Generator priors from the teacher; every student step reuses the generator's batch."""
 
-    loss_defaults = {"onehot": 1.0, "balance": 5.0, "activation": 0.1, "temperature": 1.0}
+    Options = DAFLOptions
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -36,10 +48,12 @@ class DAFL(DataFreeMethod):
             "activation": activation_loss(rec["penultimate"]),
         }
         self.keep_batch(iteration, images, logits)
-        terms["loss"] = sum(self.weights[k] * v for k, v in terms.items())
+        o = self.options
+        terms["loss"] = (o.onehot * terms["onehot"] + o.balance * terms["balance"]
+                         + o.activation * terms["activation"])
         return terms
 
     def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
                 targets: torch.Tensor) -> dict[str, torch.Tensor]:
-        kd = kd_kl(self.student(images), teacher_logits, self.weights["temperature"])
+        kd = kd_kl(self.student(images), teacher_logits, self.options.temperature)
         return {"loss": kd, "kd": kd}

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import torch
 
-from dfkd.core.registry import METHODS
 from dfkd.discriminator_distillation.methods.base import DataFreeMethod
+from dfkd.discriminator_distillation.registry import METHODS
 from dfkd.losses import logit_l1
 
 
 @METHODS.register("dfad")
 class DFAD(DataFreeMethod):
     """Adversarial L1 between teacher and student logits."""
-
-    loss_defaults: dict[str, float] = {}
 
     def generator_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         images = self.sample()

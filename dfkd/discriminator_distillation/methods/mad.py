@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 
 from dfkd.core.errors import ConfigError
-from dfkd.core.registry import METHODS
 from dfkd.discriminator_distillation.methods.dfad import DFAD
+from dfkd.discriminator_distillation.registry import METHODS
 
 EMA_SHARE = 0.5  # fraction of each student batch drawn from the EMA generator
 

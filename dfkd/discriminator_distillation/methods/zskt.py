@@ -13,30 +13,40 @@ KL_batchmean / K + β·AT (the logged ``kl`` term is the usual per-sample KL).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from dfkd.core.registry import METHODS
 from dfkd.discriminator_distillation.methods.base import DataFreeMethod
+from dfkd.discriminator_distillation.registry import METHODS
 from dfkd.losses import kd_kl
+
+
+@dataclass
+class ZSKTOptions:
+    """β of eq. 2 and the temperature of both KL terms (the paper's: 250, 1)."""
+
+    at: float = 250.0  # β: weight of the attention-transfer term in the student's loss
+    temperature: float = 1.0
 
 
 @METHODS.register("zskt")
 class ZSKT(DataFreeMethod):
     """Adversarial belief matching plus attention transfer."""
 
-    loss_defaults = {"at": 250.0, "temperature": 1.0}
+    Options = ZSKTOptions
     uses_attention = True
 
     def generator_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         images = self.sample()
         teacher_logits = self.teacher(images)
-        kl = kd_kl(self.student(images), teacher_logits, self.weights["temperature"])
+        kl = kd_kl(self.student(images), teacher_logits, self.options.temperature)
         self.keep_batch(iteration, images, teacher_logits)
         return {"loss": -kl / self.spec.num_classes, "kl": kl}
 
     def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
                 targets: torch.Tensor) -> dict[str, torch.Tensor]:
         student_logits, teacher_logits, at = self.with_attention(images)
-        kl = kd_kl(student_logits, teacher_logits, self.weights["temperature"])
-        loss = kl / self.spec.num_classes + self.weights["at"] * at
+        kl = kd_kl(student_logits, teacher_logits, self.options.temperature)
+        loss = kl / self.spec.num_classes + self.options.at * at
         return {"loss": loss, "kl": kl, "at": at}

@@ -1,0 +1,52 @@
+"""Benchmark children: each measured run is a tool in its own process.
+
+A child's peak RSS is read from its own rusage (``os.wait4``). On Linux a child started by
+``subprocess`` (vfork + exec) begins with its parent's peak RSS in its ``ru_maxrss``, so a
+parent that has imported torch would inflate every child's figure: benchmark parents import
+torch only after their children have run.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run_child(cmd: list[str], log_path: Path, prefix: str = "", echo: bool = True
+              ) -> tuple[int, float, float]:
+    """Run ``cmd``, copying its output (stdout and stderr) to ``log_path`` and, with
+    ``echo``, to this process's stdout. Returns exit status, the child's peak RSS in MB
+    (its own rusage from ``os.wait4``) and wall seconds."""
+    start = time.perf_counter()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env=env)
+        for line in proc.stdout:
+            log.write(line)
+            if echo:
+                print(prefix + line, end="", flush=True)
+        proc.stdout.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    kib = usage.ru_maxrss / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS
+    return proc.returncode, kib / 1024, time.perf_counter() - start
+
+
+def run_unless_done(name: str, cmd: list[str], folder: Path, product: str) -> None:
+    """Run the tool ``cmd`` (script and flags) with ``--out folder`` in a child process,
+    logging to ``<folder>.log``, unless ``folder/product`` exists; a run cut short is
+    continued with ``--resume``. A failed child stops the benchmark."""
+    if (folder / product).exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, *cmd, "--out", str(folder)]
+    if (folder / "latest.pt").exists():
+        cmd.append("--resume")
+    print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
+    log = folder.parent / f"{folder.name}.log"
+    status, _, _ = run_child(cmd, log, prefix=f"[{name}] ")
+    if status != 0:
+        raise SystemExit(f"{name} failed (exit {status}); see {log}")
