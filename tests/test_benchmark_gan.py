@@ -1,12 +1,8 @@
-"""tools/benchmark_gan.py: the report's table and its verdicts on the issue's targets."""
-import sys
-from pathlib import Path
-
+"""benchmarks/gan.py (tools/benchmark_gan.py): the report's table and its verdicts on the
+issue's targets."""
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-
-from benchmark_gan import latencies, save_examples, task_lines, write_report  # noqa: E402
+from benchmarks.gan import latencies, save_examples, task_lines, write_report
 
 
 def row(ngf, macs, lat_task, lat_256, fid, **extra):

@@ -1,10 +1,5 @@
-"""tools/benchmark_joint.py: the report's tables and verdicts."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-
-from benchmark_joint import gan_lines, kd_lines, write_report  # noqa: E402
+"""benchmarks/joint.py (tools/benchmark_joint.py): the report's tables and verdicts."""
+from benchmarks.joint import gan_lines, kd_lines, write_report
 
 
 def gan_result(joint_fid):

@@ -1,22 +1,13 @@
-"""tools/benchmark_losses.py: seed aggregation and the report, from hand-made runs."""
-import importlib.util
-import sys
-from pathlib import Path
-
+"""benchmarks/losses.py (tools/benchmark_losses.py): seed aggregation and the report, from
+hand-made runs."""
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+import benchmarks.losses
 
 
 @pytest.fixture
 def bench():
-    sys.path.insert(0, str(ROOT / "tools"))
-    spec = importlib.util.spec_from_file_location("benchmark_losses",
-                                                  ROOT / "tools/benchmark_losses.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(ROOT / "tools"))
+    return benchmarks.losses
 
 
 def fake_run(acc_by_seed, error_seed=None):

@@ -1,11 +1,8 @@
-"""tools/benchmark_report.py: benchmarks/README.md from whatever benchmark JSON exists."""
+"""benchmarks/report.py (tools/benchmark_report.py): benchmarks/README.md from whatever
+benchmark JSON exists."""
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
-
-from benchmark_report import accuracy_series, gan_points, write_report  # noqa: E402
+from benchmarks.report import accuracy_series, gan_points, write_report
 
 
 def results():

@@ -18,6 +18,7 @@ def build_pair(method: str):
     from dfkd.data import get_spec
     from dfkd.discriminator_distillation import METHODS as REGISTRY
     from dfkd.discriminator_distillation.config import DFKDConfig
+    from dfkd.discriminator_distillation.methods import DataFreeSetup
     from dfkd.engine import AdversarialLoop, Player, build_optimizer
     from dfkd.engine.teacher import load_teacher
     from dfkd.nets import build_model
@@ -37,7 +38,9 @@ def build_pair(method: str):
 
     sp = Player.from_config("student", student, cfg.student, cfg.train.iters)
     gp = Player.from_config("generator", generator, cfg.generator, cfg.train.iters)
-    m = REGISTRY.get("dfad")(teacher, student, generator, nz=nz, batch_size=batch, spec=spec)
+    dfad = REGISTRY.get("dfad")
+    m = dfad(teacher, student, generator, dfad.read_options(cfg.options, "dfad"), spec,
+             DataFreeSetup(nz=nz, batch_size=batch))
     loop = AdversarialLoop(m, sp, gp, cfg.train.iters, OUT / "runs" / "overhead")
 
     opt_s = build_optimizer(student2.parameters(), cfg.student.optim)
