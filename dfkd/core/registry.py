@@ -40,6 +40,10 @@ class Registry:
         """Register ``factory`` under ``name`` without a decorator."""
         self.register(name)(factory)
 
+    def unregister(self, name: str) -> Callable:
+        """Remove ``name`` and return its factory (a test registering a method of its own)."""
+        return self._factories.pop(name)
+
     def get(self, name: str) -> Callable:
         """Return the factory registered as ``name`` or raise :class:`UnknownNameError`."""
         try:

@@ -26,7 +26,6 @@ from dfkd.engine.run import resolve_device
 from dfkd.engine.teacher import load_teacher
 from generators import build_generator, is_conditional
 
-
 RUN_KEYS = ("method", "dataset", "data_root", "teacher", "teacher_ckpt", "generator")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

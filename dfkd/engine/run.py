@@ -14,6 +14,7 @@ from dfkd.core.io import seed_everything
 from dfkd.core.modes import eval_mode
 from dfkd.data import DatasetSpec, get_spec, load_tensors
 from dfkd.engine import distributed
+from dfkd.engine.player import Player
 from dfkd.engine.run_folder import check_out
 from dfkd.engine.teacher import load_teacher
 from dfkd.nets import build_model
@@ -88,8 +89,6 @@ def check_input_size(model: nn.Module, what: str, spec: DatasetSpec, device) -> 
 def critic_player(knowledge, cfg, total_iters: int, device: torch.device):
     """The loop's critic: the discriminators of the ``student_loss`` block's adversarial
     terms (``adversarial``, ``anc``) under the config's ``critic:`` settings, or None."""
-    from dfkd.engine import Player
-
     critics = knowledge.critics() if knowledge is not None else nn.ModuleDict()
     if not len(critics):
         return None

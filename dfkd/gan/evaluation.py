@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from dfkd.core.modes import eval_mode
 from dfkd.data import get_spec
+from dfkd.engine.teacher import load_teacher
 from dfkd.metrics.image_quality import (
     ClassifierFeatures,
     FeatureExtractor,
@@ -68,8 +69,6 @@ def task_features(cfg: FIDConfig, data_root: str | None = None,
         return InceptionFeatures(cfg.inception_weights, device)
     if not cfg.classifier:
         return None
-    from dfkd.engine.teacher import load_teacher  # the teacher module pulls in the data-free stack
-
     classifier = cfg.classifier
     model, meta = load_teacher(classifier, TASK_DATASET, cfg.classifier_ckpt or None,
                                data_root=data_root, device=str(device), train_if_missing=True)

@@ -19,8 +19,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dfkd.core.errors import CheckpointError, ConfigError
+from dfkd.core.io import safe_load
 from dfkd.core.modes import eval_mode
 from dfkd.nets import classifier_name
+from dfkd.nets.checkpoint import extract_state_dict
 from dfkd.nets.hooks import FeatureRecorder
 
 
@@ -122,9 +124,6 @@ class InceptionFeatures:
 
     def __init__(self, weights_path: str | Path, device: str | torch.device = "cpu") -> None:
         from torchvision.models import inception_v3
-
-        from dfkd.core.io import safe_load
-        from dfkd.nets.checkpoint import extract_state_dict
 
         path = Path(weights_path)
         state = extract_state_dict(safe_load(path))
