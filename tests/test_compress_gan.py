@@ -6,8 +6,10 @@ import torch
 import torch.nn as nn
 
 from dfkd.core.errors import CheckpointError, ConfigError, DfkdError
+from dfkd.gan.setup import GANSetup
 from dfkd.generator_distillation.gan_compression import (
     GANCompression,
+    TranslationData,
     channel_mappings,
     feature_distillation,
 )
@@ -24,6 +26,10 @@ TINY = ["--set", "train.batch_size=4", "--set", "train.eval_every=2", "--set", "
         "--set", "train.log_every=1", "--set", "train.image_every=2", "--set", "fid.classifier=",
         "--set", "ndf=4", "--set", "student.schedule.name=constant",
         "--set", "discriminator.schedule.name=constant"]
+
+
+Options = GANCompression.Options
+SETUP = GANSetup(batch_size=3, seed=0, device=torch.device("cpu"))
 
 
 def save_teacher(folder, norm="batch", d_channels=2, names=("G", "D")):
@@ -71,8 +77,10 @@ def test_student_loss_terms_and_gradients():
     student = define_G("resnet_6blocks", 1, 1, ngf=4)
     disc = define_D("basic", 2, ndf=4)
     x, y = torch.rand(6, 1, 32, 32) * 2 - 1, torch.rand(6, 1, 32, 32) * 2 - 1
-    method = GANCompression(teacher, student, disc, x, y, True, 3, 0, torch.device("cpu"),
-                            distill_layers("resnet_6blocks"), recon_weight=10, distill_weight=2)
+    method = GANCompression(teacher, student, disc,
+                            Options(distill_layers=distill_layers("resnet_6blocks"),
+                                    recon_weight=10, distill_weight=2),
+                            TranslationData(x, y, True), SETUP)
     losses = method.student_loss(0)
     idx = method.order.indices(0)
     with torch.no_grad():
@@ -83,8 +91,9 @@ def test_student_loss_terms_and_gradients():
     losses["loss"].backward()
     assert all(p.grad is not None for p in method.mappings.parameters())
     assert all(p.grad is None for p in teacher.parameters())
-    no_features = GANCompression(teacher, student, disc, x, y, True, 3, 0, torch.device("cpu"),
-                                 distill_layers("resnet_6blocks"), distill_weight=0)
+    no_features = GANCompression(teacher, student, disc,
+                                 Options(distill_layers=distill_layers("resnet_6blocks"),
+                                         distill_weight=0), TranslationData(x, y, True), SETUP)
     assert "distill" not in no_features.student_loss(0) and len(no_features.mappings) == 0
 
 
@@ -93,8 +102,8 @@ def test_unpaired_recon_is_to_the_teacher_output():
     teacher = define_G("resnet_6blocks", 1, 1, ngf=8, norm="instance").eval()
     student = define_G("resnet_6blocks", 1, 1, ngf=4, norm="instance")
     x, reals = torch.rand(6, 1, 32, 32) * 2 - 1, torch.rand(9, 1, 32, 32) * 2 - 1
-    method = GANCompression(teacher, student, define_D("basic", 1, ndf=4), x, reals, False, 3, 0,
-                            torch.device("cpu"), [], gan_mode="lsgan")
+    method = GANCompression(teacher, student, define_D("basic", 1, ndf=4),
+                            Options(gan_mode="lsgan"), TranslationData(x, reals, False), SETUP)
     idx = method.order.indices(0)
     with torch.no_grad():
         recon = float(nn.functional.l1_loss(student(x[idx]), teacher(x[idx])))
@@ -183,3 +192,15 @@ def test_wrong_files_and_keys_are_named(fake_data_root, tmp_path):
     with pytest.raises(CheckpointError, match="use another --out"):  # resume with another teacher
         run(fake_data_root, other, tmp_path / "d", 4, "--resume")
     assert (tmp_path / "d" / "latest.pt").exists()  # the run's checkpoint is kept
+
+
+def test_method_options_are_read_with_the_config(fake_data_root, tmp_path):
+    teacher = save_teacher(tmp_path / "teacher")
+    with pytest.raises(ConfigError, match="'gan_weight' was renamed: use 'options.gan_weight'"):
+        run(fake_data_root, teacher, tmp_path / "a", 1, "--set", "gan_weight=2")
+    with pytest.raises(ConfigError, match="method gan_compression: unknown config key "
+                                          "'options.recon_wieght'"):
+        run(fake_data_root, teacher, tmp_path / "b", 1, "--set", "options.recon_wieght=2")
+    with pytest.raises(DfkdError, match="unknown generator-distillation method 'omgd'"):
+        run(fake_data_root, teacher, tmp_path / "c", 1, "--set", "method=omgd")
+    assert not any((tmp_path / name).exists() for name in "abc")

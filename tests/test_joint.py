@@ -7,11 +7,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dfkd.core.errors import CheckpointError, ConfigError
+from dfkd.core.errors import CheckpointError, ConfigError, DfkdError
 from dfkd.engine import AdversarialLoop, Player
 from dfkd.engine.config import PlayerConfig
+from dfkd.gan.setup import GANSetup
 from dfkd.gan_teachers.train import main as train_gan
-from dfkd.joint_distillation.joint import JointDistillation, discriminator_distillation
+from dfkd.joint_distillation import METHODS
+from dfkd.joint_distillation.joint import (
+    JointDistillation,
+    JointOptions,
+    TeacherGAN,
+    discriminator_distillation,
+)
 from dfkd.joint_distillation.train import main as distill_gan
 from dfkd.nets import build_model, save_weights
 from generators.dcgan import (
@@ -70,8 +77,10 @@ def make_method(method="joint", **weights):
     teacher_g, student_g = DCGANGenerator(nz=4, ngf=4), DCGANGenerator(nz=4, ngf=2)
     teacher_d, student_d = DCGANDiscriminator(ndf=4), DCGANDiscriminator(ndf=2)
     images = torch.rand(12, 1, 32, 32) * 2 - 1
-    return JointDistillation(teacher_g, teacher_d, student_g, student_d if method == "joint" else None,
-                             images, 4, 0, torch.device("cpu"), method, **weights)
+    cls = METHODS.get(method)
+    return cls(TeacherGAN(teacher_g, teacher_d), student_g,
+               student_d if cls.has_adversary else None, JointOptions(**weights), images,
+               GANSetup(4, 0, torch.device("cpu")))
 
 
 def test_student_losses_by_hand():
@@ -129,11 +138,16 @@ def test_each_phase_moves_only_its_player(tmp_path):
 
 
 def test_unknown_method_and_missing_teacher_discriminator():
-    with pytest.raises(ConfigError, match="unknown method 'gan'"):
+    with pytest.raises(DfkdError, match="unknown joint-distillation method 'gan'"):
         make_method("gan")
+    assert METHODS.names() == ["aguinaldo", "joint"]
     g, d = DCGANGenerator(nz=4, ngf=2), DCGANDiscriminator(ndf=2)
     with pytest.raises(ConfigError, match="needs the teacher's discriminator"):
-        JointDistillation(g, None, g, d, torch.zeros(8, 1, 32, 32), 4, 0, torch.device("cpu"))
+        JointDistillation(TeacherGAN(g), g, d, JointOptions(), torch.zeros(8, 1, 32, 32),
+                          GANSetup(4, 0, torch.device("cpu")))
+    with pytest.raises(ConfigError, match="trains a student discriminator"):
+        JointDistillation(TeacherGAN(g, d), g, None, JointOptions(), torch.zeros(8, 1, 32, 32),
+                          GANSetup(4, 0, torch.device("cpu")))
 
 
 # -- the command lines ---------------------------------------------------------------------
@@ -208,7 +222,7 @@ def test_joint_bad_inputs(fake_data_root, dcgan_teacher, tmp_path, fid_flags):
     with pytest.raises(CheckpointError, match="no teacher discriminator beside"):
         distil(fake_data_root, lonely, tmp_path / "a", 1, fid_flags)
     assert distil(fake_data_root, lonely, tmp_path / "b", 1, fid_flags,
-                  "--set", "d_distill_weight=0") == 0  # D_T not needed then
+                  "--set", "options.d_distill_weight=0") == 0  # D_T not needed then
     with pytest.raises(ConfigError, match="--netG names a pix2pix/CycleGAN"):
         distil(fake_data_root, dcgan_teacher, tmp_path / "c", 1, fid_flags, "--netG", "unet_256")
     with pytest.raises(CheckpointError, match="is not a DCGAN generator"):
@@ -220,7 +234,7 @@ def test_joint_bad_inputs(fake_data_root, dcgan_teacher, tmp_path, fid_flags):
 def test_every_gan_mode_distils_and_trains_a_dcgan(mode, fake_data_root, dcgan_teacher, tmp_path,
                                                    fid_flags):
     assert distil(fake_data_root, dcgan_teacher, tmp_path / "joint", 1, fid_flags,
-                  "--set", f"gan_mode={mode}") == 0
+                  "--set", f"options.gan_mode={mode}") == 0
     assert train_gan(["--task", "dcgan", "--data-root", str(fake_data_root), "--out",
                       str(tmp_path / "dcgan"), "--iters", "1", *TINY, *fid_flags,
                       "--set", f"gan_mode={mode}"]) == 0
@@ -235,7 +249,6 @@ def test_compress_gan_tool_hands_a_dcgan_task_to_joint_distillation(tmp_path):
     import sys
 
     from conftest import ROOT
-
     from dfkd.generator_distillation.train import main as compress_gan
 
     missing = str(tmp_path / "none" / "latest_net_G.pth")
@@ -248,3 +261,13 @@ def test_compress_gan_tool_hands_a_dcgan_task_to_joint_distillation(tmp_path):
         compress_gan(["--task", "dcgan", "--teacher-ckpt", missing])
     with pytest.raises(ConfigError, match="tools/compress_gan.py"):
         distill_gan(["--task", "edges2fashion", "--teacher-ckpt", missing])
+
+
+def test_renamed_joint_keys_name_their_new_place(fake_data_root, dcgan_teacher, tmp_path,
+                                                 fid_flags):
+    with pytest.raises(ConfigError, match="'pixel_weight' was renamed: use 'options.pixel_weight'"):
+        distil(fake_data_root, dcgan_teacher, tmp_path / "a", 1, fid_flags,
+               "--set", "pixel_weight=10")
+    with pytest.raises(ConfigError, match="method aguinaldo: unknown config key 'options.alpha'"):
+        distil(fake_data_root, dcgan_teacher, tmp_path / "b", 1, fid_flags,
+               "--set", "method=aguinaldo", "--set", "options.alpha=1")

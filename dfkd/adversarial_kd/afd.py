@@ -19,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from dfkd.adversarial_kd.registry import METHODS
 from dfkd.core.errors import ConfigError, DfkdError
 from dfkd.core.modes import eval_mode
 from dfkd.data.epoch_order import EpochOrder
@@ -41,6 +42,7 @@ def transfer(shape: tuple[int, ...], common: tuple[int, ...]) -> nn.Module:
     return nn.Sequential(*layers) if layers else nn.Identity()
 
 
+@METHODS.register("afd")
 class AFD(StatelessMethod):
     """The two peers' game (see the module docstring); ``peers`` holds two classifiers."""
 

@@ -13,11 +13,13 @@ import torch
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
+from dfkd.adversarial_kd.registry import METHODS
 from dfkd.engine import StatelessMethod
 from dfkd.engine.real_batches import RealBatches
 from dfkd.knowledge import StudentLoss
 
 
+@METHODS.register("kd")
 class DataDrivenKD(StatelessMethod):
     """The student's side of the loop on real data: one batch per iteration."""
 

@@ -20,9 +20,11 @@ from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.image_pool import ImagePool
 from dfkd.engine.logger import RunLogger
 from dfkd.gan.evaluation import GRID, generate
+from dfkd.gan_teachers.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
 
 
+@METHODS.register("cyclegan")
 class CycleGAN:
     """Unpaired translation between ``domain_a`` and ``domain_b`` image sets."""
 

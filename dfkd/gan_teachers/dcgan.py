@@ -18,9 +18,11 @@ from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import StatelessMethod
 from dfkd.gan.evaluation import GRID, generate, latent_bank
+from dfkd.gan_teachers.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
 
 
+@METHODS.register("dcgan")
 class UnconditionalGAN(StatelessMethod):
     """``generator`` learns to make images like ``images`` (N, C, H, W) in [-1, 1]."""
 

@@ -18,9 +18,11 @@ from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import StatelessMethod
 from dfkd.gan.evaluation import GRID, generate
+from dfkd.gan_teachers.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
 
 
+@METHODS.register("pix2pix")
 class Pix2Pix(StatelessMethod):
     """Paired image-to-image translation: ``inputs[i]`` should become ``targets[i]``."""
 

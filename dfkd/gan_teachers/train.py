@@ -27,9 +27,7 @@ from dfkd.engine.run import prepare_device
 from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
 from dfkd.gan.evaluation import compare, generate, latent_bank, task_features, task_fid
 from dfkd.gan_teachers.config import GANConfig
-from dfkd.gan_teachers.cyclegan import CycleGAN
-from dfkd.gan_teachers.dcgan import UnconditionalGAN
-from dfkd.gan_teachers.pix2pix import Pix2Pix
+from dfkd.gan_teachers.registry import METHODS
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator, save_dcgan_state
 from generators.gan_checkpoint import save_pix2pix_state
 from generators.pix2pix import define_D, define_G
@@ -95,14 +93,14 @@ def build_translation(cfg: GANConfig, model: str, root, device, features):
     test_a, test_b = (t[:cfg.train.eval_pairs] for t in load_gan_task(cfg.task, root, train=False))
     nets = build_networks(cfg, model, train_a.shape[1], train_b.shape[1], device)
     if model == "pix2pix":
-        method = Pix2Pix(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
+        method = METHODS.get(model)(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
                          cfg.train.seed, device, cfg.gan_mode, cfg.l1_weight)
 
         def evaluate() -> dict[str, float]:
             fake = generate(nets["G"], test_a, device)
             return {**compare(fake, test_b), **task_fid(fake, test_b, features)}
         return nets, method, evaluate, "psnr", False
-    method = CycleGAN(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
+    method = METHODS.get(model)(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
                       cfg.train.seed, device, cfg.gan_mode, cfg.lambda_A, cfg.lambda_B,
                       cfg.lambda_identity, cfg.pool_size)
 
@@ -121,7 +119,7 @@ def build_dcgan(cfg: GANConfig, model: str, root, device, features):
     test = fashion_images(root, train=False)[:cfg.train.eval_pairs]
     nets = {"G": DCGANGenerator(cfg.nz, cfg.ngf, images.shape[1]).to(device),
             "D": DCGANDiscriminator(cfg.ndf, images.shape[1]).to(device)}
-    method = UnconditionalGAN(nets["G"], nets["D"], images, cfg.train.batch_size,
+    method = METHODS.get(model)(nets["G"], nets["D"], images, cfg.train.batch_size,
                               cfg.train.seed, device, cfg.gan_mode)
     z = latent_bank(len(test), cfg.nz)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from dfkd.engine.config import GANTrainConfig, PlayerConfig, linear_gan_optim
 from dfkd.gan.evaluation import FIDConfig
@@ -20,7 +21,15 @@ class CompressConfig:
     scratch (``netD``/``ndf``/``n_layers_D``/``norm``).
     """
 
+    renamed: ClassVar[dict[str, str]] = {
+        key: f"options.{key}" for key in ("gan_mode", "gan_weight", "recon_weight",
+                                           "distill_weight", "distill_layers")}
+
     task: str = "edges2fashion"
+    method: str = "gan_compression"
+    # the method's own options (GANCompressionOptions: gan_mode, gan_weight, recon_weight,
+    # distill_weight, distill_layers), checked against its dataclass when the config is read
+    options: dict[str, Any] = field(default_factory=dict)
     data_root: str = ""
     teacher_ckpt: str = ""
     discriminator_ckpt: str = "auto"
@@ -29,11 +38,6 @@ class CompressConfig:
     ndf: int = 64
     n_layers_D: int = 3
     norm: str = "batch"
-    gan_mode: str = "vanilla"
-    gan_weight: float = 1.0
-    recon_weight: float = 100.0
-    distill_weight: float = 1.0
-    distill_layers: list[str] = field(default_factory=list)
     fid: FIDConfig = field(default_factory=FIDConfig)
     student: PlayerConfig = field(default_factory=linear_gan_optim)
     discriminator: PlayerConfig = field(default_factory=linear_gan_optim)

@@ -15,6 +15,8 @@ function of (seed, iteration), so ``--resume`` is exact.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -25,6 +27,8 @@ from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import StatelessMethod
 from dfkd.gan.evaluation import GRID, generate
+from dfkd.gan.setup import GANSetup
+from dfkd.generator_distillation.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
 from dfkd.nets.hooks import PairRecorder
 
@@ -53,32 +57,68 @@ def channel_mappings(teacher: nn.Module, student: nn.Module, layers: list[str],
     return mappings.to(probe.device)
 
 
+@dataclass
+class GANCompressionOptions:
+    """The weights of eq. 5 (Li et al. 2020: λ_recon 100 for pix2pix, as its L1; λ_distill 1),
+    the adversarial loss and the distilled layers (empty: ``generators.pix2pix.distill_layers``
+    of the teacher's netG)."""
+
+    gan_mode: str = "vanilla"
+    gan_weight: float = 1.0
+    recon_weight: float = 100.0
+    distill_weight: float = 1.0
+    distill_layers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TranslationData:
+    """Training images of a task: ``inputs[i]`` → ``targets[i]`` when ``paired``, else
+    ``targets`` are real images of the target domain."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    paired: bool
+
+
+@METHODS.register("gan_compression")
 class GANCompression(StatelessMethod):
-    """Distil ``teacher`` into ``student`` on ``inputs`` (paired with ``targets``, or with
-    ``targets`` the real images of the target domain when ``paired`` is False)."""
+    """Distil ``teacher`` into ``student`` against ``discriminator`` on ``data``.
+
+    The family's constructor: ``Method(teacher, student, adversary, options, data, setup)``
+    with the method's ``Options``, the task's :class:`TranslationData` and a
+    :class:`GANSetup`; ``parts()`` names its learnable modules by the player that trains them.
+    """
+
+    Options = GANCompressionOptions
 
     def __init__(self, teacher: nn.Module, student: nn.Module, discriminator: nn.Module,
-                 inputs: torch.Tensor, targets: torch.Tensor, paired: bool, batch_size: int,
-                 seed: int, device: torch.device, layers: list[str], gan_mode: str = "vanilla",
-                 gan_weight: float = 1.0, recon_weight: float = 100.0,
-                 distill_weight: float = 1.0) -> None:
+                 options: GANCompressionOptions, data: TranslationData, setup: GANSetup) -> None:
+        inputs, targets, paired = data.inputs, data.targets, data.paired
+        batch_size, seed = setup.batch_size, setup.seed
         if paired and len(inputs) != len(targets):
             raise ConfigError(f"a paired task needs pairs: {len(inputs)} inputs, "
                               f"{len(targets)} targets")
         if min(len(inputs), len(targets)) < batch_size:
             raise ConfigError(f"train.batch_size {batch_size} exceeds the "
                               f"{min(len(inputs), len(targets))} training images")
-        check_gan_mode(gan_mode)
+        check_gan_mode(options.gan_mode)
+        self.options = options
         self.teacher = teacher.eval().requires_grad_(False)
         self.student, self.discriminator = student, discriminator
         self.inputs, self.targets, self.paired = inputs, targets, paired
-        self.device = device
-        self.layers = list(layers) if distill_weight > 0 else []
-        self.gan_mode = gan_mode
-        self.weights = {"gan": gan_weight, "recon": recon_weight, "distill": distill_weight}
+        self.device = setup.device
+        self.layers = list(options.distill_layers) if options.distill_weight > 0 else []
+        self.gan_mode = options.gan_mode
+        self.weights = {"gan": options.gan_weight, "recon": options.recon_weight,
+                        "distill": options.distill_weight}
         self.order = EpochOrder(len(inputs), batch_size, seed)
         self.target_order = self.order if paired else EpochOrder(len(targets), batch_size, seed + 1)
-        self.mappings = channel_mappings(teacher, student, self.layers, inputs[:2].to(device))
+        self.mappings = channel_mappings(teacher, student, self.layers,
+                                         inputs[:2].to(self.device))
+
+    def parts(self) -> dict[str, nn.ModuleDict]:
+        """The 1×1 mappings f_t train with the student (saved as its ``aux.mappings``)."""
+        return {"student": nn.ModuleDict({"mappings": self.mappings})}
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and (paired) their targets, or (unpaired) an independent batch of reals."""

@@ -12,12 +12,13 @@ the student in the original format.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import torch.nn as nn
 
 from dfkd.cli import add_gan_student_args, build_gan_config
-from dfkd.core.config import to_dict
+from dfkd.core.config import read_options, to_dict
 from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.io import write_json
 from dfkd.data.gan_tasks import PAIRED_TASKS, UNCONDITIONAL_TASKS, load_gan_task, resolve_task
@@ -25,8 +26,10 @@ from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.engine.run import prepare_device
 from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
 from dfkd.gan.evaluation import compare, generate, task_features, task_fid
+from dfkd.gan.setup import GANSetup
 from dfkd.generator_distillation.config import CompressConfig
-from dfkd.generator_distillation.gan_compression import GANCompression
+from dfkd.generator_distillation.gan_compression import TranslationData
+from dfkd.generator_distillation.registry import METHODS
 from dfkd.metrics.cost import teacher_student_cost
 from generators.gan_checkpoint import (
     discriminator_beside,
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(f"GAN Compression distils a pix2pix/CycleGAN generator; task "
                           f"{args.task} is a DCGAN's: distil it with tools/distill_gan.py")
     cfg = build_gan_config(CompressConfig(), "compress", args, flags)
+    cfg = dataclasses.replace(cfg, options=read_options(METHODS.get(cfg.method).Options,
+                                                        cfg.options, cfg.method))
     task = cfg.task
     device = prepare_device(cfg.train)
     out = Path(args.out or f"runs/compress_{task}")
@@ -72,13 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     student = define_G(**{**info, "ngf": cfg.student_ngf}).to(device)
     discriminator, d_source = build_discriminator(cfg, teacher_path, paired, inputs, targets,
                                                   device)
-    layers = cfg.distill_layers or (distill_layers(info["netG"]) if cfg.distill_weight > 0 else [])
-    method = GANCompression(teacher, student, discriminator, inputs, targets, paired,
-                            cfg.train.batch_size, cfg.train.seed, device, layers, cfg.gan_mode,
-                            cfg.gan_weight, cfg.recon_weight, cfg.distill_weight)
+    options = cfg.options
+    if not options.distill_layers and options.distill_weight > 0:
+        options = dataclasses.replace(options, distill_layers=distill_layers(info["netG"]))
+    method = METHODS.get(cfg.method)(
+        teacher, student, discriminator, options, TranslationData(inputs, targets, paired),
+        GANSetup(cfg.train.batch_size, cfg.train.seed, device))
+    layers = method.layers
     iters = cfg.train.iters
     s_player = Player.from_config("student", student, cfg.student, iters,
-                                  aux=nn.ModuleDict({"mappings": method.mappings}))
+                                  aux=method.parts().get("student", nn.ModuleDict()))
     d_player = Player.from_config("discriminator", discriminator, cfg.discriminator, iters)
     features = task_features(cfg.fid, cfg.data_root or None, device)
     teacher_test = generate(teacher, test_inputs, device)
@@ -104,14 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         method, s_player, d_player, iters, out, evaluate=evaluate, best_key=best_key,
         lower_is_better=lower, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
-        identity={"method": "gan_compression", "task": task, "teacher": str(teacher_path),
+        identity={"method": cfg.method, "task": task, "teacher": str(teacher_path),
                   "student_ngf": cfg.student_ngf}, amp=cfg.train.amp)
     resume_if_asked(loop, out, args.resume)
     final = loop.run()
     logger.close()
     save_pix2pix_state(student, out / "latest_net_G.pth")
     write_json(out / "metrics.json", {
-        "method": "gan_compression", "task": task, "teacher": str(teacher_path), **final,
+        "method": cfg.method, "task": task, "teacher": str(teacher_path), **final,
         **cost, f"best_{best_key}": loop.best, "iters": loop.iteration,
         "seconds": round(loop.seconds, 2), "fid_features": features.name if features else None,
         "distill_layers": layers, "discriminator": d_source, "history": loop.history,

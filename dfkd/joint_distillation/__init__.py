@@ -1,2 +1,10 @@
 """Joint generator + discriminator distillation: a whole GAN (G_T, D_T) is distilled into a
-student GAN (G_S, D_S) (``tools/distill_gan.py``)."""
+student GAN (G_S, D_S) (``tools/distill_gan.py``).
+
+Each method is registered in ``METHODS`` (importing this package registers them), built as
+``Method(teacher, student, adversary, options, data, setup)``; ``config.py`` is the run's
+typed config, ``train.py`` the entry the tool calls."""
+from dfkd.joint_distillation import joint  # noqa: F401  (registers joint and aguinaldo)
+from dfkd.joint_distillation.registry import METHODS
+
+__all__ = ["METHODS"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from dfkd.engine.config import GANTrainConfig, PlayerConfig, gan_optim
 from dfkd.gan.evaluation import FIDConfig
@@ -20,17 +21,20 @@ class JointConfig:
     pixel_weight·‖G_S(z) − G_T(z)‖² for the same z, no discriminator.
     """
 
+    renamed: ClassVar[dict[str, str]] = {
+        key: f"options.{key}" for key in ("gan_mode", "gan_weight", "pixel_weight",
+                                           "d_distill_weight")}
+
     task: str = "fashion"
     data_root: str = ""
     method: str = "joint"
+    # the methods' options (JointOptions: gan_mode, gan_weight, pixel_weight,
+    # d_distill_weight), checked against that dataclass when the config is read
+    options: dict[str, Any] = field(default_factory=dict)
     teacher_ckpt: str = ""
     discriminator_ckpt: str = "auto"
     student_ngf: int = 16
     student_ndf: int = 16
-    gan_mode: str = "vanilla"
-    gan_weight: float = 1.0
-    pixel_weight: float = 30.0
-    d_distill_weight: float = 1.0
     fid: FIDConfig = field(default_factory=FIDConfig)
     student: PlayerConfig = field(default_factory=gan_optim)
     discriminator: PlayerConfig = field(default_factory=gan_optim)

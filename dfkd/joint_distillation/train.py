@@ -12,10 +12,11 @@ agreement on fixed latents, MACs and parameters) and the student's ``latest_net_
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from dfkd.cli import add_gan_student_args, build_gan_config
-from dfkd.core.config import to_dict
+from dfkd.core.config import read_options, to_dict
 from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.io import write_json
 from dfkd.data.gan_tasks import UNCONDITIONAL_TASKS, fashion_images, resolve_task
@@ -23,8 +24,10 @@ from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.engine.run import prepare_device
 from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
 from dfkd.gan.evaluation import compare, generate, latent_bank, task_features, task_fid
+from dfkd.gan.setup import GANSetup
 from dfkd.joint_distillation.config import JointConfig
-from dfkd.joint_distillation.joint import JointDistillation
+from dfkd.joint_distillation.joint import TeacherGAN
+from dfkd.joint_distillation.registry import METHODS
 from dfkd.metrics.cost import teacher_student_cost
 from generators.dcgan import (
     DCGANDiscriminator,
@@ -39,7 +42,7 @@ from generators.gan_checkpoint import discriminator_beside
 def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device):
     """D_T for joint distillation with μ > 0 (``auto``: ``latest_net_D.pth`` beside the
     generator), or None; and where it came from."""
-    if cfg.method != "joint" or cfg.d_distill_weight == 0:
+    if not METHODS.get(cfg.method).uses_teacher_discriminator(cfg.options):
         return None, "not used"
     path = cfg.discriminator_ckpt
     if path == "auto":
@@ -67,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                           "pix2pix/CycleGAN task: compress it with tools/compress_gan.py")
     cfg = build_gan_config(JointConfig(), "compress", args,
                            {"teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf})
+    cfg = dataclasses.replace(cfg, options=read_options(METHODS.get(cfg.method).Options,
+                                                        cfg.options, cfg.method))
     if args.netG:
         raise ConfigError("--netG names a pix2pix/CycleGAN architecture; a DCGAN teacher's is "
                           "read off its file")
@@ -91,12 +96,11 @@ def main(argv: list[str] | None = None) -> int:
                           "fid.inception_weights")
     seed_everything(cfg.train.seed)
     student_g = DCGANGenerator(info["nz"], cfg.student_ngf, info["nc"]).to(device)
+    method_class = METHODS.get(cfg.method)
     student_d = (DCGANDiscriminator(cfg.student_ndf, info["nc"]).to(device)
-                 if cfg.method == "joint" else None)
-    method = JointDistillation(teacher_g, teacher_d, student_g, student_d, images,
-                               cfg.train.batch_size, cfg.train.seed, device, cfg.method,
-                               cfg.gan_mode, cfg.gan_weight, cfg.pixel_weight,
-                               cfg.d_distill_weight)
+                 if method_class.has_adversary else None)
+    method = method_class(TeacherGAN(teacher_g, teacher_d), student_g, student_d, cfg.options,
+                          images, GANSetup(cfg.train.batch_size, cfg.train.seed, device))
     iters = cfg.train.iters
     s_player = Player.from_config("student", student_g, cfg.student, iters)
     d_player = (Player.from_config("discriminator", student_d, cfg.discriminator, iters)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from dfkd.core.config import merge
+from dfkd.core.config import read_options
 from dfkd.core.errors import ConfigError
 from dfkd.data.specs import DatasetSpec
 from dfkd.discriminator_distillation.grids import class_grid
@@ -136,10 +136,7 @@ class DataFreeMethod:
     def read_options(cls, values: dict, method: str) -> Any:
         """The config's ``options:`` mapping as this method's ``Options``; an unknown or
         mistyped key is one error line naming the key and the method."""
-        try:
-            return merge(cls.Options(), values, "options.")
-        except ConfigError as exc:
-            raise ConfigError(f"method {method}: {exc}") from None
+        return read_options(cls.Options, values, method)
 
     def parts(self) -> dict[str, nn.Module]:
         """The method's own learnable modules by the player that trains them

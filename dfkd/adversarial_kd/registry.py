@@ -1,0 +1,5 @@
+"""Classifier distillation with real data by name: ``kd`` (tools/train_kd.py, any
+``student_loss`` block, adversarial terms included) and ``afd`` (tools/train_afd.py)."""
+from dfkd.core.registry import Registry
+
+METHODS = Registry("adversarial-KD method")
