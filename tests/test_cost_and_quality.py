@@ -59,9 +59,30 @@ def test_cpu_latency_positive_and_modes_restored():
     before = model[1].running_mean.clone()
     result = cpu_latency(model, torch.randn(2, 1, 8, 8), repeats=5, warmup=1)
     assert 0 < result["p25_ms"] <= result["median_ms"] <= result["p75_ms"]
-    assert result["iqr_ms"] >= 0 and result["repeats"] == 5 and result["threads"] >= 1
+    assert result["iqr_ms"] == pytest.approx(result["p75_ms"] - result["p25_ms"])
+    assert result["repeats"] == 5 and result["threads"] == torch.get_num_threads()
     assert model.training and not model[1].training and model[0].training
     assert torch.equal(model[1].running_mean, before)
+
+
+def test_cpu_latency_quartiles_by_hand(monkeypatch):
+    """On a fake clock whose timed runs take 4, 1, 3, 5, 2 ms: median 3, inclusive
+    quartiles 2 and 4 (the warm-up run is not timed)."""
+    import types
+
+    from dfkd.metrics import cost
+
+    durations = [4, 1, 3, 5, 2]
+    ticks = iter([t for i, d in enumerate(durations) for t in (10.0 * i, 10.0 * i + d / 1000)])
+    monkeypatch.setattr(cost, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks)))
+    calls = []
+    model = nn.Linear(3, 2)
+    model.register_forward_hook(lambda *args: calls.append(1))
+    result = cpu_latency(model, torch.zeros(1, 3), repeats=5, warmup=2)
+    assert len(calls) == 7 and next(ticks, None) is None  # 2 untimed + 5 timed runs
+    assert result["median_ms"] == pytest.approx(3.0)
+    assert result["p25_ms"] == pytest.approx(2.0) and result["p75_ms"] == pytest.approx(4.0)
+    assert result["iqr_ms"] == pytest.approx(2.0)
 
 
 def test_psnr_of_known_mse():

@@ -8,6 +8,7 @@ import torch
 from conftest import ROOT
 
 from dfkd.adversarial_kd.train import main as train_kd
+from tests.test_cli import checkpoint_accuracy
 
 
 def torchrun(tool, args, nproc=2):
@@ -54,7 +55,10 @@ def test_data_free_run_on_two_processes(teacher, fake_data_root, tmp_path):
                             "--set", "generator.nz=8", "--set", "train.threads=1"])
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["processes"] == 2 and metrics["iters"] == 3
-    assert 0 <= metrics["student_acc"] <= 100
+    # process 0 evaluated the student it saved, once, on the whole test set
+    assert [h["iteration"] for h in metrics["history"]] == [3]
+    assert metrics["student_acc"] == metrics["history"][-1]["acc"]
+    assert metrics["student_acc"] == checkpoint_accuracy(out / "latest.pt", fake_data_root)
 
 
 def test_batch_must_split_over_processes(monkeypatch):

@@ -1,13 +1,22 @@
-"""The student_loss block: pair recorder, projections, every term end to end."""
+"""The student_loss block: pair recorder, projections, every term end to end; the
+knowledge: section's per-term settings."""
+import dataclasses
+import math
+
 import pytest
 import torch
 import torch.nn as nn
+import yaml
 
+from dfkd.adversarial_kd.config import KDConfig
+from dfkd.core.config import build_config, to_dict
 from dfkd.core.errors import ConfigError
 from dfkd.core.registry import UnknownNameError
+from dfkd.discriminator_distillation.config import DFKDConfig
 from dfkd.knowledge import KNOWLEDGE, StudentLoss
 from dfkd.knowledge.config import KnowledgeConfig
-from dfkd.losses import kd_kl
+from dfkd.knowledge.terms import Probe, Views
+from dfkd.losses import activation_boundary, kd_kl, kdsvd, pr_dkd
 from dfkd.nets import build_model
 from dfkd.nets.hooks import PairRecorder, projection
 
@@ -183,8 +192,6 @@ def test_teacher_free_terms_do_not_run_the_teacher():
 
 # -- the knowledge: section: one sub-section per term, old flat keys named ---------------
 def test_defaults_are_the_published_ones():
-    from dfkd.core.config import to_dict
-
     assert to_dict(KnowledgeConfig()) == {
         "temperature": 4.0, "warmup": 0, "teacher_layers": [], "student_layers": [],
         "dkd": {"alpha": 1.0, "beta": 8.0},
@@ -195,9 +202,12 @@ def test_defaults_are_the_published_ones():
         "adversarial": {"gan_mode": "vanilla", "hidden": 128}}
 
 
+SECTIONS = {name: value for name, value in vars(KnowledgeConfig()).items()
+            if dataclasses.is_dataclass(value)}
+
+
 def test_sections_are_named_after_the_terms_that_read_them():
-    sections = {f for f, v in vars(KnowledgeConfig()).items() if hasattr(v, "__dataclass_fields__")}
-    assert sections <= set(KNOWLEDGE.names())
+    assert set(SECTIONS) <= set(KNOWLEDGE.names())
 
 
 def _setting(cfg, dotted):
@@ -211,20 +221,13 @@ RENAMED = sorted(KnowledgeConfig.renamed.items())
 
 def test_every_section_setting_has_its_old_flat_key():
     """Each setting that moved into a section keeps its old key, which names the new one."""
-    moved = {f"{s}.{k}" for s, v in vars(KnowledgeConfig()).items()
-             if hasattr(v, "__dataclass_fields__") for k in vars(v)}
+    moved = {f"{name}.{key}" for name, section in SECTIONS.items() for key in vars(section)}
     assert set(KnowledgeConfig.renamed.values()) == moved
     assert not set(KnowledgeConfig.renamed) & set(vars(KnowledgeConfig()))
 
 
 @pytest.mark.parametrize("old, new", RENAMED)
 def test_old_key_in_a_config_file_names_the_new_key(old, new, tmp_path):
-    import yaml
-
-    from dfkd.adversarial_kd.config import KDConfig
-    from dfkd.core.config import build_config
-    from dfkd.discriminator_distillation.config import DFKDConfig
-
     value = _setting(KnowledgeConfig(), new)
     path = tmp_path / "old.yaml"
     path.write_text(yaml.safe_dump({"knowledge": {old: value}}))
@@ -234,8 +237,11 @@ def test_old_key_in_a_config_file_names_the_new_key(old, new, tmp_path):
         message = str(info.value)
         assert "\n" not in message
         assert f"'knowledge.{old}'" in message and message.endswith(f"use 'knowledge.{new}'")
-    # the new key takes the value (a changed one: twice the default, or another GAN loss)
-    changed = "lsgan" if isinstance(value, str) else type(value)(2 * value)
+    # the new key takes a changed value: another GAN loss, twice a count, half a rate
+    if isinstance(value, str):
+        changed = "lsgan"
+    else:
+        changed = 2 * value if isinstance(value, int) else value / 2
     cfg = build_config(KDConfig(), [], [f"knowledge.{new}={changed}"])
     assert _setting(cfg.knowledge, new) == changed
     assert _setting(KnowledgeConfig(), new) == value  # the default is left alone
@@ -243,28 +249,19 @@ def test_old_key_in_a_config_file_names_the_new_key(old, new, tmp_path):
 
 def knowledge_from(*overrides):
     """The knowledge section as the command line builds it from ``--set`` overrides."""
-    from dfkd.adversarial_kd.config import KDConfig
-    from dfkd.core.config import build_config
-
     return build_config(KDConfig(), [], [f"knowledge.{o}" for o in overrides]).knowledge
 
 
 def logit_views(student, teacher, targets):
-    from dfkd.knowledge.terms import Views
-
     return Views(torch.tensor(student), torch.tensor(teacher) if teacher else None,
                  torch.tensor(targets))
 
 
 def logit_term(name, cfg):
-    from dfkd.knowledge.terms import Probe
-
     return KNOWLEDGE.get(name)(Probe([], [], 0, 0, []), cfg)
 
 
 def test_dkd_section_reaches_dkd_by_hand():
-    import math
-
     # K = 3, target 0, τ = 1. Teacher p = [1/4, 1/2, 1/4], student uniform:
     # TCKD = KL([1/4, 3/4] ‖ [1/3, 2/3]); NCKD = KL([2/3, 1/3] ‖ [1/2, 1/2])
     tckd = 0.25 * math.log(0.75) + 0.75 * math.log(9 / 8)
@@ -279,8 +276,6 @@ def test_dkd_section_reaches_dkd_by_hand():
 
 
 def test_dkd_section_is_shared_with_pr_dkd():
-    from dfkd.losses import pr_dkd
-
     torch.manual_seed(0)
     s, t, y = torch.randn(6, 4), torch.randn(6, 4), torch.arange(6) % 4
     v = logit_views(s.tolist(), t.tolist(), y.tolist())
@@ -291,8 +286,6 @@ def test_dkd_section_is_shared_with_pr_dkd():
 
 
 def test_tf_kd_section_reaches_the_virtual_teacher_by_hand():
-    import math
-
     # K = 2, target 0, a = 0.75, τ = 1: KL([3/4, 1/4] ‖ [1/2, 1/2])
     v = logit_views([[0.0, 0.0]], None, [0])
     cfg = knowledge_from("tf_kd.virtual_prob=0.75", "tf_kd.virtual_temperature=1")
@@ -312,8 +305,6 @@ def test_crd_section_sizes_the_queue_and_embedding():
 
 
 def test_feature_sections_reach_their_terms():
-    from dfkd.losses import activation_boundary, kdsvd
-
     teacher, student = pair()
     x = batch()
     cfg = knowledge_from("ab.margin=2.5", "kdsvd.k=2", "ft.rate=0.25", "ddkd.steps=3",

@@ -11,12 +11,13 @@ from dataclasses import fields
 
 import pytest
 import torch
-from conftest import ROOT
 from test_cli import dfkd_args
 
+from conftest import ROOT
 from dfkd.core.errors import ConfigError
 from dfkd.discriminator_distillation import METHODS
-from dfkd.discriminator_distillation.methods.base import DataFreeMethod, NoOptions
+from dfkd.discriminator_distillation.methods.base import DataFreeMethod
+from dfkd.discriminator_distillation.setup import NoOptions
 from dfkd.discriminator_distillation.train import main as train_dfkd
 
 TEMPLATE = ROOT / "dfkd" / "discriminator_distillation" / "methods" / "_template.py"

@@ -1,12 +1,17 @@
 """tools/train_kd.py (data-driven KD) and the student_loss block in data-free runs."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
+from conftest import ROOT
 
 from dfkd.adversarial_kd.train import main as train_kd
 from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.registry import UnknownNameError
+from dfkd.discriminator_distillation import METHODS
 from dfkd.discriminator_distillation.train import main as train_dfkd
 
 
@@ -52,7 +57,31 @@ def test_train_kd_bad_input(teacher, fake_data_root, tmp_path):
         train_kd(kd_args(teacher, fake_data_root, tmp_path / "d", 1, "--dataset", "mnist"))
 
 
-@pytest.mark.parametrize("method", ["dafl", "dfad", "zskt", "mad", "cgdd"])
+def test_old_knowledge_key_is_one_error_line_naming_the_new_one(fake_data_root, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "tools/train_kd.py", "--set", "knowledge.crd_negatives=8192",
+         "--out", str(tmp_path / "kd")],
+        cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "DFKD_DATA": str(fake_data_root)})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert result.stderr.rstrip().endswith("use 'knowledge.crd.negatives'")
+    assert "knowledge.crd_negatives" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "kd").exists()
+
+
+def test_new_knowledge_key_reaches_the_term(teacher, fake_data_root, tmp_path):
+    out = tmp_path / "kd"
+    assert train_kd(kd_args(teacher, fake_data_root, out, 1, "--loss", "ce=1", "crd=0.8",
+                            "--set", "knowledge.crd.negatives=64",
+                            "--set", "knowledge.crd.dim=16")) == 0
+    aux = torch.load(out / "latest.pt", weights_only=True)["players"]["student"]["aux"]
+    assert aux["knowledge.terms.crd.contrast.queue_s"].shape == (64, 16)
+    saved = json.loads((out / "metrics.json").read_text())["config"]["knowledge"]["crd"]
+    assert saved == {"dim": 16, "negatives": 64, "temperature": 0.07}
+
+
+@pytest.mark.parametrize("method", METHODS.names())
 def test_every_data_free_method_takes_a_student_loss_block(method, teacher, fake_data_root,
                                                             tmp_path):
     out = tmp_path / method

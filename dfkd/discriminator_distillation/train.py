@@ -15,8 +15,8 @@ from dfkd.core.registry import DATASETS
 from dfkd.data.augment import build_augment
 from dfkd.discriminator_distillation import METHODS
 from dfkd.discriminator_distillation.config import DFKDConfig
-from dfkd.discriminator_distillation.methods.base import DataFreeSetup
 from dfkd.discriminator_distillation.replay import ReplayBuffer
+from dfkd.discriminator_distillation.setup import DataFreeSetup
 from dfkd.engine import AdversarialLoop, Player, distributed
 from dfkd.engine.player import build_ema
 from dfkd.engine.run import critic_player, setup_run

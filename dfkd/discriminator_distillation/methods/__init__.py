@@ -4,7 +4,8 @@ registers its method in ``METHODS``: a new method is a new file, nothing else is
 import importlib
 import pkgutil
 
-from dfkd.discriminator_distillation.methods.base import DataFreeMethod, DataFreeSetup
+from dfkd.discriminator_distillation.methods.base import DataFreeMethod
+from dfkd.discriminator_distillation.setup import DataFreeSetup
 
 for _module in pkgutil.iter_modules(__path__):
     if not _module.name.startswith("_"):

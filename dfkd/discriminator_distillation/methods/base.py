@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -21,9 +20,8 @@ from dfkd.core.config import read_options
 from dfkd.core.errors import ConfigError
 from dfkd.data.specs import DatasetSpec
 from dfkd.discriminator_distillation.grids import class_grid
-from dfkd.discriminator_distillation.replay import ReplayBuffer
+from dfkd.discriminator_distillation.setup import DataFreeSetup, NoOptions
 from dfkd.engine.logger import RunLogger
-from dfkd.knowledge import StudentLoss
 from dfkd.losses import BNStatisticsPrior, attention_transfer, member_diversity_loss
 from dfkd.metrics import SyntheticBank
 from dfkd.metrics.collapse import class_entropy, sample_diversity
@@ -34,31 +32,6 @@ from generators import MultiGenerator, balanced_labels, is_conditional
 IMAGE_BANK = 256  # latent vectors kept fixed for the logged sample grids
 PER_CLASS = 8  # samples per class row in the grid
 FORGETTING_BANK = 1024  # synthetic samples kept to measure forgetting
-
-
-@dataclass
-class NoOptions:
-    """The options of a method that has none of its own."""
-
-
-@dataclass
-class DataFreeSetup:
-    """What a data-free run gives every method beside its own options, built from the
-    config's ``generator``, ``replay``, ``augment`` and ``student_loss`` sections.
-
-    ``generator_ema``: the loop's EMA copy of G where ``generator.ema`` > 0 (MAD);
-    ``knowledge``: the ``student_loss:`` block, which replaces the method's own student loss.
-    """
-
-    nz: int
-    batch_size: int
-    replay: ReplayBuffer | None = None
-    replay_ratio: float = 0.5
-    augment: nn.Module | None = None
-    bn_weight: float = 0.0
-    diversity: float = 0.0
-    generator_ema: nn.Module | None = None
-    knowledge: StudentLoss | None = None
 
 
 class DataFreeMethod:
