@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from dfkd.core.config import CONFIG_DIR, build_config
+from dfkd.core.config import CONFIG_DIR, build_config, read_options, validate
 from dfkd.core.errors import ConfigError, DfkdError
 from dfkd.data.gan_tasks import GAN_TASKS, TASK_ALIASES, UNCONDITIONAL_TASKS, resolve_task
 
@@ -72,6 +72,24 @@ def add_gan_args(parser: argparse.ArgumentParser, task: str = "edges2fashion") -
     add_common_args(parser)
 
 
+def parse_gan_student_args(argv: list[str] | None, description: str,
+                           task: str) -> argparse.Namespace:
+    """The command line of a tool that distils a GAN teacher (``compress_gan.py``,
+    ``distill_gan.py``), whose default task is ``task``."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_gan_student_args(parser, task)
+    return parser.parse_args(argv)
+
+
+def with_method_options(cfg, methods):
+    """``cfg`` with its ``options:`` mapping read into the ``Options`` dataclass of the method
+    ``cfg.method`` names in the family's registry ``methods`` (one error line naming the
+    key and the method for an unknown or mistyped key)."""
+    options = read_options(methods.get(cfg.method).Options, cfg.options, cfg.method)
+    return dataclasses.replace(cfg, options=options)
+
+
 def add_gan_student_args(parser: argparse.ArgumentParser, task: str) -> None:
     """Flags of the tools that distil a GAN teacher (``compress_gan.py``, ``distill_gan.py``)."""
     parser.add_argument("--teacher-ckpt", required=True,
@@ -126,7 +144,7 @@ def build_run_config(default, folder: str, args: argparse.Namespace, flags: dict
               "train.device": args.device, "train.seed": args.seed, "train.amp": args.amp}
     cfg = config_from_flags(default, folder, args.dataset, args, {**common, **flags})
     if args.loss:
-        cfg = dataclasses.replace(cfg, student_loss=parse_loss(args.loss))
+        cfg = validate(dataclasses.replace(cfg, student_loss=parse_loss(args.loss)))
     return cfg
 
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from conftest import TinyClassifier, make_method
+from dfkd.core.config import validate
 from dfkd.core.errors import ConfigError
 from dfkd.data.augment import AugmentConfig, build_augment
 from dfkd.data.specs import DatasetSpec
@@ -13,8 +14,10 @@ SPEC = DatasetSpec("tiny", 1, 8, 10, (0.0,), (1.0,))
 
 def test_no_augmentation_by_default():
     assert build_augment(AugmentConfig(), 32) is None
-    with pytest.raises(ConfigError, match="crop_padding must be >= 0"):
-        build_augment(AugmentConfig(crop_padding=-1), 32)
+    with pytest.raises(ConfigError, match="'augment.crop_padding' must be >= 0, got -1"):
+        validate(AugmentConfig(crop_padding=-1), "augment.")  # checked when a config is read
+    with pytest.raises(ConfigError, match="'augment.mixup' must be >= 0, got -0.5"):
+        validate(AugmentConfig(mixup=-0.5), "augment.")
 
 
 def test_flip_and_crop_views():
@@ -59,5 +62,5 @@ def test_mixup_blends_random_pairs_with_beta_weights():
     expected = lam.view(6, 1, 1, 1) * x + (1 - lam.view(6, 1, 1, 1)) * x[perm]
     torch.testing.assert_close(out, expected)
     assert ((lam > 0) & (lam < 1)).all() and not torch.equal(out, x)
-    with pytest.raises(ConfigError, match="mixup"):
-        build_augment(AugmentConfig(mixup=-1.0), 8)
+    with pytest.raises(ConfigError, match="'augment.mixup' must be >= 0"):
+        validate(AugmentConfig(mixup=-1.0), "augment.")

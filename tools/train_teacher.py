@@ -15,9 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dfkd.cli import add_common_args, run_main
+from dfkd.cli import add_common_args, run_main  # noqa: E402
+from dfkd.core.config import check_value  # noqa: E402
 from dfkd.data import get_spec  # noqa: E402
-from dfkd.engine.run import resolve_device
+from dfkd.engine.run import resolve_device  # noqa: E402
 from dfkd.engine.teacher import train_teacher  # noqa: E402
 from dfkd.nets import build_model  # noqa: E402
 
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue RUN_DIR/latest.pt")
     add_common_args(parser)
     args = parser.parse_args(argv)
+    check_value("--epochs", args.epochs)  # the rule of every config's `epochs` key: >= 1
     spec = get_spec(args.dataset, args.data_root)
     build_model(args.model, in_channels=spec.in_channels, num_classes=spec.num_classes)
     device = resolve_device(args.device or "cpu")

@@ -53,8 +53,6 @@ class AFD(StatelessMethod):
         if len(peers) != 2:
             raise ConfigError(f"AFD trains exactly two peers, got {len(peers)}: set peers to two "
                               "model names, e.g. [lenet5, lenet5_half]")
-        if temperature <= 0:
-            raise ConfigError(f"temperature must be > 0, got {temperature}")
         check_gan_mode(gan_mode)
         self.images, self.labels = train.tensors
         if len(self.images) < batch_size:

@@ -208,11 +208,11 @@ RANGES: dict[str, Range] = {
     "student_ndf": COUNT,
     "n_layers_D": COUNT,
     "members": COUNT,  # 1: one generator
-    "kdsvd_k": COUNT,
-    "crd_dim": COUNT,
-    "crd_negatives": COUNT,
-    "ddkd_steps": COUNT,  # the upper bound (half the diffusion timesteps) is checked by DDKD
-    "adversarial_hidden": COUNT,
+    "kdsvd.k": COUNT,  # knowledge.kdsvd.k: singular vectors kept
+    "crd.dim": COUNT,
+    "crd.negatives": COUNT,
+    "ddkd.steps": COUNT,  # denoising steps; the upper bound (half the timesteps) is DDKD's
+    "adversarial.hidden": COUNT,
     # optimizer steps per iteration. The issue asked for steps >= 1; that holds for the
     # player a run trains (student, AFD's peers), which must learn. Any other player (the
     # data-free generator, a discriminator, the critic) may take 0 steps: it stays frozen at
@@ -235,10 +235,9 @@ RANGES: dict[str, Range] = {
     # -- rates and scales -------------------------------------------------------------------
     "lr": POSITIVE,
     "gamma": POSITIVE,  # step schedule multiplier (> 1 raises the rate)
-    "temperature": POSITIVE,  # also a method's options.temperature
+    "temperature": POSITIVE,  # also options.temperature, knowledge.crd.temperature
     "virtual_temperature": POSITIVE,
-    "crd_temperature": POSITIVE,
-    "ft_rate": POSITIVE,
+    "ft.rate": POSITIVE,
     # -- momenta and fractions --------------------------------------------------------------
     "momentum": MOMENTUM,
     "ema": MOMENTUM,  # 0: no EMA copy
@@ -246,7 +245,7 @@ RANGES: dict[str, Range] = {
     "ratio": FRACTION,  # share of each student batch drawn from the replay buffer
     "min_lr_ratio": FRACTION,
     "min_class_entropy": FRACTION,  # entropy / log K
-    "virtual_prob": Range(0, 1, low_open=True, high_open=True),  # Tf-KD takes logs of p, 1 - p
+    "virtual_prob": Range(0, 1, low_open=True, high_open=True),  # Tf-KD: logs of p and 1 - p
     # -- weights and magnitudes (0: the term or the feature is off) -------------------------
     "weight_decay": NON_NEGATIVE,
     "clip_grad": NON_NEGATIVE,  # 0: no clipping
@@ -254,11 +253,11 @@ RANGES: dict[str, Range] = {
     "diversity": NON_NEGATIVE,
     "mixup": NON_NEGATIVE,  # Beta(alpha, alpha); 0: no mixup
     "min_sample_diversity": NON_NEGATIVE,
-    "ab_margin": NON_NEGATIVE,
-    "dkd_alpha": NON_NEGATIVE,
-    "dkd_beta": NON_NEGATIVE,
-    "ddkd_diff": NON_NEGATIVE,
-    "ddkd_ae": NON_NEGATIVE,
+    "ab.margin": NON_NEGATIVE,
+    "dkd.alpha": NON_NEGATIVE,
+    "dkd.beta": NON_NEGATIVE,
+    "ddkd.diff": NON_NEGATIVE,
+    "ddkd.ae": NON_NEGATIVE,
     "gan_weight": NON_NEGATIVE,
     "pixel_weight": NON_NEGATIVE,
     "d_distill_weight": NON_NEGATIVE,
@@ -328,3 +327,13 @@ def validate(cfg: Any, prefix: str = "") -> Any:
         else:
             check_value(key, value)
     return cfg
+
+
+def read_options(options_type: type, values: dict, method: str) -> Any:
+    """A method's ``options:`` mapping read into its ``Options`` dataclass; an unknown or
+    mistyped key, or a value out of its :data:`RANGES` range, is one error line naming the
+    key and the method."""
+    try:
+        return validate(merge(options_type(), values, "options."), "options.")
+    except ConfigError as exc:
+        raise ConfigError(f"method {method}: {exc}") from None

@@ -15,8 +15,6 @@ import kornia.augmentation as K
 import torch
 import torch.nn as nn
 
-from dfkd.core.errors import ConfigError
-
 
 @dataclass
 class AugmentConfig:
@@ -47,15 +45,11 @@ class MixUp(nn.Module):
 
 def build_augment(cfg: AugmentConfig, image_size: int) -> nn.Module | None:
     """The augmentation pipeline ``cfg`` asks for, or ``None`` when it asks for none."""
-    if cfg.crop_padding < 0:
-        raise ConfigError(f"augment.crop_padding must be >= 0, got {cfg.crop_padding}")
     steps: list[nn.Module] = []
     if cfg.crop_padding:
         steps.append(K.RandomCrop((image_size, image_size), padding=cfg.crop_padding))
     if cfg.flip:
         steps.append(K.RandomHorizontalFlip())
-    if cfg.mixup < 0:
-        raise ConfigError(f"augment.mixup is a Beta(alpha, alpha) parameter >= 0, got {cfg.mixup}")
     if cfg.mixup:
         steps.append(MixUp(cfg.mixup))
     return nn.Sequential(*steps) if steps else None

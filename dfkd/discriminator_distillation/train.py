@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from dfkd.cli import add_run_args, build_run_config
+from dfkd.cli import add_run_args, build_run_config, with_method_options
 from dfkd.core.errors import ConfigError
 from dfkd.core.registry import DATASETS
 from dfkd.data.augment import build_augment
@@ -42,8 +41,7 @@ def load_config(args: argparse.Namespace) -> DFKDConfig:
                            {"method": args.method, "train.iters": args.iters})
     if cfg.method != args.method or cfg.dataset != args.dataset:
         raise ConfigError("set the method and dataset with --method/--dataset, not in the config")
-    return dataclasses.replace(cfg, options=METHODS.get(cfg.method).read_options(cfg.options,
-                                                                                cfg.method))
+    return with_method_options(cfg, METHODS)
 
 
 def main(argv: list[str] | None = None) -> int:

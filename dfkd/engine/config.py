@@ -1,5 +1,7 @@
 """Config sections of the loop itself: a player's optimizer, schedule and steps, and a
-run's length, batch and logging (shared by every family's config)."""
+run's length, batch and logging (shared by every family's config). The values each field
+takes (counts >= 1, rates > 0, momenta in [0, 1), ...) are in one table,
+``dfkd.core.config.RANGES``, checked whenever a config is read."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,7 +40,7 @@ class PlayerConfig:
     """One player of the adversarial loop: its model, optimizer, steps per iteration."""
 
     model: str = ""
-    steps: int = 1
+    steps: int = 1  # optimizer steps per iteration; 0 freezes a player other than the student
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     clip_grad: float = 0.0  # max gradient norm; 0 disables

@@ -11,14 +11,13 @@ the student in the original format.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 
 import torch.nn as nn
 
-from dfkd.cli import add_gan_student_args, build_gan_config
-from dfkd.core.config import read_options, to_dict
+from dfkd.cli import build_gan_config, parse_gan_student_args, with_method_options
+from dfkd.core.config import to_dict
 from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.io import write_json
 from dfkd.data.gan_tasks import PAIRED_TASKS, UNCONDITIONAL_TASKS, load_gan_task, resolve_task
@@ -40,22 +39,14 @@ from generators.gan_checkpoint import (
 from generators.pix2pix import define_D, define_G, distill_layers
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_gan_student_args(parser, "edges2fashion")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parse_gan_student_args(argv, __doc__, "edges2fashion")
     flags = {"teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf}
     if resolve_task(args.task) in UNCONDITIONAL_TASKS:
         raise ConfigError(f"GAN Compression distils a pix2pix/CycleGAN generator; task "
                           f"{args.task} is a DCGAN's: distil it with tools/distill_gan.py")
     cfg = build_gan_config(CompressConfig(), "compress", args, flags)
-    cfg = dataclasses.replace(cfg, options=read_options(METHODS.get(cfg.method).Options,
-                                                        cfg.options, cfg.method))
+    cfg = with_method_options(cfg, METHODS)
     task = cfg.task
     device = prepare_device(cfg.train)
     out = Path(args.out or f"runs/compress_{task}")

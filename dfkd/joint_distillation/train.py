@@ -11,12 +11,10 @@ agreement on fixed latents, MACs and parameters) and the student's ``latest_net_
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
 from pathlib import Path
 
-from dfkd.cli import add_gan_student_args, build_gan_config
-from dfkd.core.config import read_options, to_dict
+from dfkd.cli import build_gan_config, parse_gan_student_args, with_method_options
+from dfkd.core.config import to_dict
 from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.io import write_json
 from dfkd.data.gan_tasks import UNCONDITIONAL_TASKS, fashion_images, resolve_task
@@ -55,23 +53,15 @@ def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device):
     return model, f"from {path}"
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_gan_student_args(parser, "fashion")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Build and run the distillation the command line asks for."""
-    args = parse_args(argv)
+    args = parse_gan_student_args(argv, __doc__, "fashion")
     if resolve_task(args.task) not in UNCONDITIONAL_TASKS:
         raise ConfigError(f"joint G+D distillation distils a DCGAN; task {args.task} is a "
                           "pix2pix/CycleGAN task: compress it with tools/compress_gan.py")
     cfg = build_gan_config(JointConfig(), "compress", args,
                            {"teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf})
-    cfg = dataclasses.replace(cfg, options=read_options(METHODS.get(cfg.method).Options,
-                                                        cfg.options, cfg.method))
+    cfg = with_method_options(cfg, METHODS)
     if args.netG:
         raise ConfigError("--netG names a pix2pix/CycleGAN architecture; a DCGAN teacher's is "
                           "read off its file")

@@ -66,9 +66,6 @@ class StudentLoss(nn.Module):
                  if self.needs_embedding else (None, None))
         self.recorder = PairRecorder(teacher, student, pairs, *embed)
         probe = self._probe(example, pairs)
-        if cfg.warmup < 0:
-            raise ConfigError(f"knowledge.warmup is a number of student steps >= 0, "
-                              f"got {cfg.warmup}")
         self.terms = nn.ModuleDict({name: cls(probe, cfg) for name, cls in classes.items()})
         self.warmup = cfg.warmup
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # for the warm-up
