@@ -61,13 +61,16 @@ class DivergenceError(DfkdError):
 
 
 class Method(Protocol):
-    """What a method provides to the loop: a loss per player, each a dict with ``"loss"``."""
+    """What a method provides to the loop: a loss per player, each a dict with ``"loss"``
+    (the rest is logged). ``adversary_loss`` is called only with an adversary player,
+    ``critic_loss`` only with a critic (the discriminators of adversarial ``student_loss``
+    terms: ½[L(D(teacher side), real) + L(D(student side), fake)] on a student batch)."""
 
     def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]: ...
 
-    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]: ...
+    def critic_loss(self, iteration: int) -> dict[str, torch.Tensor]: ...
 
-    # def critic_loss(self, iteration: int) -> dict[str, torch.Tensor]: only with a critic
+    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]: ...
 
     def state_dict(self) -> dict: ...
 
