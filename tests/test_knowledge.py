@@ -9,7 +9,7 @@ import torch.nn as nn
 import yaml
 
 from dfkd.adversarial_kd.config import KDConfig
-from dfkd.core.config import build_config, to_dict
+from dfkd.core.config import build_config, to_dict, validate
 from dfkd.core.errors import ConfigError
 from dfkd.core.registry import UnknownNameError
 from dfkd.discriminator_distillation.config import DFKDConfig
@@ -175,8 +175,8 @@ def test_warmup_ramps_every_term_but_ce():
         ramp = min(1.0, step / 4)
         torch.testing.assert_close(out["loss"], out["ce"] + 2.0 * ramp * out["kd"])
     assert int(loss.state_dict()["steps"]) == 6  # saved with the student, so resume ramps on
-    with pytest.raises(ConfigError, match="warmup"):
-        StudentLoss({"kd": 1.0}, teacher, student, batch(2), KnowledgeConfig(warmup=-1))
+    with pytest.raises(ConfigError, match="'knowledge.warmup' must be >= 0, got -1"):
+        validate(KnowledgeConfig(warmup=-1), "knowledge.")  # checked when a config is read
 
 
 def test_teacher_free_terms_do_not_run_the_teacher():

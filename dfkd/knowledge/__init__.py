@@ -6,7 +6,12 @@
 the terms' learnable parts (regressors, embeddings, autoencoders), which train with the
 student, and returns each term and their weighted sum. Terms are in ``KNOWLEDGE``.
 """
-from dfkd.knowledge import adversarial  # noqa: F401  (registers adversarial, anc)
+from dfkd.knowledge import (  # noqa: F401  (each registers its terms)
+    adversarial,
+    feature_terms,
+    logit_terms,
+    relation_terms,
+)
 from dfkd.knowledge.student_loss import StudentLoss
 from dfkd.knowledge.terms import KNOWLEDGE
 
