@@ -81,9 +81,10 @@ def make_method(name, teacher, student, generator, spec, options=None, **setup):
     """A registered data-free method built as train_dfkd builds it: ``options`` a mapping
     read into the method's Options (as the config's ``options:``), the rest its
     DataFreeSetup (nz, batch_size, replay, augment, bn_weight, ...)."""
+    from dfkd.core.config import read_options
     from dfkd.discriminator_distillation import METHODS
     from dfkd.discriminator_distillation.methods import DataFreeSetup
 
     cls = METHODS.get(name)
-    return cls(teacher, student, generator, cls.read_options(options or {}, name), spec,
+    return cls(teacher, student, generator, read_options(cls.Options, options or {}, name), spec,
                DataFreeSetup(**setup))

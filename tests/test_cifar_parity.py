@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import dfkd.nets  # noqa: F401  (registers the models)
-from dfkd.core.config import CONFIG_DIR, build_config
+from dfkd.core.config import CONFIG_DIR, build_config, read_options
 from dfkd.core.errors import CheckpointError, DfkdError
 from dfkd.core.registry import GENERATORS, MODELS
 from dfkd.data import get_spec
@@ -66,7 +66,7 @@ def test_cifar_config_parses_and_names_registered_models(path):
             assert player.schedule.milestones == sorted(player.schedule.milestones)
             assert player.schedule.milestones[-1] < cfg.train.iters
     method = path.parent.name
-    options = METHODS.get(method).read_options(cfg.options, method)  # unknown keys fail
+    options = read_options(METHODS.get(method).Options, cfg.options, method)  # unknown keys fail
     for key, value in cfg.options.items():
         assert getattr(options, key) == value
     assert cfg.generator.model in GENERATORS

@@ -14,6 +14,7 @@ import torch
 from test_cli import dfkd_args
 
 from conftest import ROOT
+from dfkd.core.config import read_options
 from dfkd.core.errors import ConfigError
 from dfkd.discriminator_distillation import METHODS
 from dfkd.discriminator_distillation.methods.base import DataFreeMethod
@@ -50,11 +51,11 @@ def test_every_method_declares_typed_options_and_builds_them_from_a_mapping():
     for name in METHODS.names():
         cls = METHODS.get(name)
         assert issubclass(cls, DataFreeMethod)
-        options = cls.read_options({}, name)
+        options = read_options(cls.Options, {}, name)
         assert isinstance(options, cls.Options)
         for f in fields(options):  # every option can be set from the config
             value = getattr(options, f.name)
-            changed = cls.read_options({f.name: value * 2 if value else 1.0}, name)
+            changed = read_options(cls.Options, {f.name: value * 2 if value else 1.0}, name)
             assert getattr(changed, f.name) == (value * 2 if value else 1.0)
     assert METHODS.get("dfad").Options is NoOptions
 

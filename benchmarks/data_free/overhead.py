@@ -14,7 +14,7 @@ def build_pair(method: str):
     """The shared loop's ``step`` and a hand-written DFAD step on identical copies."""
     import torch
 
-    from dfkd.core.config import build_config
+    from dfkd.core.config import build_config, read_options
     from dfkd.data import get_spec
     from dfkd.discriminator_distillation import METHODS as REGISTRY
     from dfkd.discriminator_distillation.config import DFKDConfig
@@ -39,7 +39,7 @@ def build_pair(method: str):
     sp = Player.from_config("student", student, cfg.student, cfg.train.iters)
     gp = Player.from_config("generator", generator, cfg.generator, cfg.train.iters)
     dfad = REGISTRY.get("dfad")
-    m = dfad(teacher, student, generator, dfad.read_options(cfg.options, "dfad"), spec,
+    m = dfad(teacher, student, generator, read_options(dfad.Options, cfg.options, "dfad"), spec,
              DataFreeSetup(nz=nz, batch_size=batch))
     loop = AdversarialLoop(m, sp, gp, cfg.train.iters, OUT / "runs" / "overhead")
 

@@ -16,7 +16,6 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from dfkd.core.config import read_options
 from dfkd.core.errors import ConfigError
 from dfkd.data.specs import DatasetSpec
 from dfkd.discriminator_distillation.grids import class_grid
@@ -39,7 +38,7 @@ class DataFreeMethod:
 
     A method is built as ``Method(teacher, student, generator, options, spec, setup)``:
     ``options`` is an instance of its ``Options`` dataclass (the config's ``options:``
-    section, checked when the config is read: ``read_options``), ``spec`` the dataset's
+    section, checked when the config is read: ``dfkd.core.config.read_options``), ``spec`` the dataset's
     :class:`DatasetSpec`, ``setup`` a :class:`DataFreeSetup`. It implements
     ``generator_loss(iteration)`` (the adversary's step: a dict with ``"loss"``, the rest
     logged) and ``distill(images, teacher_logits, targets)`` (its published student loss);
@@ -104,12 +103,6 @@ class DataFreeMethod:
         n_image = max(IMAGE_BANK, spec.num_classes * PER_CLASS)  # a full conditional grid
         self._image_z = torch.randn(n_image, self.nz, generator=bank_rng).to(self.device)
         self._bank_z = torch.randn(FORGETTING_BANK, self.nz, generator=bank_rng).to(self.device)
-
-    @classmethod
-    def read_options(cls, values: dict, method: str) -> Any:
-        """The config's ``options:`` mapping as this method's ``Options``; an unknown or
-        mistyped key is one error line naming the key and the method."""
-        return read_options(cls.Options, values, method)
 
     def parts(self) -> dict[str, nn.Module]:
         """The method's own learnable modules by the player that trains them
