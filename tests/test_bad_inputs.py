@@ -54,6 +54,11 @@ CASES = {  # name: (extra flags, with {root} for the fixture folder; what the li
                           "--teacher-ckpt", "{root}/plain.pt", "--config",
                           str(ROOT / "configs/dafl/fashion_mnist.yaml")],
                          "lenet5 expects 32x32 inputs, got 16x16: pad or resize"),
+    # no configs/dafl/imagefolder.yaml: dafl's defaults for grey images are taken (a
+    # printed line says which), so the run gets as far as the teacher's size check
+    "images of one's own without a config": (["--dataset", "imagefolder", "--data-root",
+                                               "{root}/small", "--teacher-ckpt", "{root}/plain.pt"],
+                                              "lenet5 expects 32x32 inputs, got 16x16"),
     "unknown method": (["--method", "dfadd"], "unknown data-free method 'dfadd'"),
     "unknown model": (["--student", "lenet6"], "unknown model 'lenet6'"),
     "unknown dataset": (["--dataset", "imagenet"], "unknown dataset 'imagenet'"),
@@ -102,12 +107,24 @@ def test_a_model_too_deep_for_the_images_is_named_before_training():
     from dfkd.data.specs import DatasetSpec
     from dfkd.engine.run import check_input_size
 
-    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 5), torch.nn.Conv2d(2, 2, 5)).train()
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 5), torch.nn.Conv2d(2, 2, 5),
+                                torch.nn.Flatten(), torch.nn.LazyLinear(10)).train()
     with pytest.raises(ConfigError, match=r"the student net does not take 1×6×6 images \(.*\): "
                                           "resize the images"):
         check_input_size(model, "the student net", DatasetSpec("tiny", 1, 6, 10, (0.0,), (1.0,)), "cpu")
     assert model.training  # its mode is restored
     check_input_size(model, "the student net", DatasetSpec("tiny", 1, 9, 10, (0.0,), (1.0,)), "cpu")
+
+
+def test_a_model_with_another_class_count_is_named_before_training():
+    from dfkd.core.errors import ConfigError
+    from dfkd.data.specs import DatasetSpec
+    from dfkd.engine.run import check_input_size
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 7))
+    with pytest.raises(ConfigError, match=r"the teacher net must return logits of shape "
+                                          r"\(batch, 10\), returned \(1, 7\)"):
+        check_input_size(model, "the teacher net", DatasetSpec("tiny", 1, 4, 10, (0.0,), (1.0,)), "cpu")
 
 
 def test_a_saved_teacher_is_never_overwritten(files, capsys):

@@ -16,17 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dfkd.cli import run_main, task_asked  # noqa: E402
-from dfkd.data.gan_tasks import UNCONDITIONAL_TASKS  # noqa: E402
-from dfkd.generator_distillation.train import main as compress  # noqa: E402
-from dfkd.joint_distillation.train import main as distill  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    unconditional = task_asked(argv, "edges2fashion") in UNCONDITIONAL_TASKS
-    return (distill if unconditional else compress)(argv)
-
+from dfkd.cli import run_main  # noqa: E402
+from dfkd.commands import compress_gan_main as main  # noqa: E402
 
 if __name__ == "__main__":
     run_main(main)

@@ -22,7 +22,11 @@ import yaml
 
 from dfkd.core.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"
+# the YAML configs: a wheel ships the repository's configs/ as the package dfkd._configs
+# (pyproject.toml); a checkout (or an editable install) reads configs/ itself
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+CONFIG_DIR = (_PACKAGE_DIR / "_configs" if (_PACKAGE_DIR / "_configs").is_dir()
+              else _PACKAGE_DIR.parent / "configs")
 
 
 def _type_name(tp: Any) -> str:
@@ -337,3 +341,19 @@ def read_options(options_type: type, values: dict, method: str) -> Any:
         return validate(merge(options_type(), values, "options."), "options.")
     except ConfigError as exc:
         raise ConfigError(f"method {method}: {exc}") from None
+
+
+def config_for_images(folder: str, in_channels: int, num_classes: int) -> Path:
+    """The config of ``folder`` (a method) made for the embedded dataset nearest to images
+    of ``in_channels`` channels and ``num_classes`` classes: Fashion-MNIST's for grey
+    images, CIFAR-10's for colour ones of up to 10 classes, CIFAR-100's beyond; the
+    method's first config where it has none of these."""
+    wanted = ("fashion_mnist" if in_channels == 1 else "cifar10" if num_classes <= 10
+              else "cifar100")
+    path = CONFIG_DIR / folder / f"{wanted}.yaml"
+    if path.exists():
+        return path
+    have = sorted((CONFIG_DIR / folder).glob("*.yaml"))
+    if not have:
+        raise ConfigError(f"no configs/{folder}/*.yaml: pass a config file")
+    return have[0]

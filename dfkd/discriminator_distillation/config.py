@@ -58,7 +58,9 @@ class DFKDConfig:
     method: str = "dafl"
     dataset: str = "fashion_mnist"
     data_root: str = ""
-    teacher: str = "lenet5"
+    # a model name (lenet5), an import path (mypkg.nets:MyNet), or a mapping
+    # {class: mypkg.nets:MyNet, kwargs: {...}, ckpt: path} (dfkd.nets.import_path)
+    teacher: str | dict[str, Any] = "lenet5"
     teacher_ckpt: str = ""
     student: PlayerConfig = field(default_factory=lambda: PlayerConfig(model="lenet5_half"))
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)

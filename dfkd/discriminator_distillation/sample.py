@@ -24,6 +24,7 @@ from dfkd.discriminator_distillation.config import DFKDConfig
 from dfkd.discriminator_distillation.grids import class_grid
 from dfkd.engine.run import resolve_device
 from dfkd.engine.teacher import load_teacher
+from dfkd.nets import model_ref
 from generators import build_generator, is_conditional
 
 RUN_KEYS = ("method", "dataset", "data_root", "teacher", "teacher_ckpt", "generator")
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device or "cpu")
     run = Path(args.run)
     cfg, spec, generator = load_run_generator(run, args.checkpoint, args.ema, device)
-    teacher, _ = load_teacher(cfg.teacher, cfg.dataset, cfg.teacher_ckpt or None,
+    ref = model_ref(cfg.teacher, "teacher", cfg.teacher_ckpt)
+    teacher, _ = load_teacher(ref.name, cfg.dataset, ref.ckpt or None, kwargs=ref.kwargs,
                               data_root=args.data_root or cfg.data_root or None,
                               device=str(device))
     torch.manual_seed(args.seed or 0)

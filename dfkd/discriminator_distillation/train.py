@@ -8,21 +8,26 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+import dfkd.discriminator_distillation.methods  # noqa: F401  (registers every method)
 from dfkd.cli import add_run_args, build_run_config, with_method_options
+from dfkd.core.config import CONFIG_DIR, config_for_images
 from dfkd.core.errors import ConfigError
 from dfkd.core.registry import DATASETS
+from dfkd.data import get_spec
 from dfkd.data.augment import build_augment
-from dfkd.discriminator_distillation import METHODS
 from dfkd.discriminator_distillation.config import DFKDConfig
+from dfkd.discriminator_distillation.registry import METHODS
 from dfkd.discriminator_distillation.replay import ReplayBuffer
 from dfkd.discriminator_distillation.setup import DataFreeSetup
 from dfkd.engine import AdversarialLoop, Player, distributed
 from dfkd.engine.player import build_ema
-from dfkd.engine.run import critic_player, setup_run
+from dfkd.engine.run import RunSetup, critic_player, setup_run
 from dfkd.engine.run_folder import finish_run, start_run
 from dfkd.knowledge import StudentLoss
 from dfkd.metrics import accuracy
 from dfkd.metrics.collapse import collapse_warnings
+from dfkd.nets import model_ref
+from dfkd.nets.student_file import student_meta
 from generators import build_generator
 
 
@@ -37,6 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def load_config(args: argparse.Namespace) -> DFKDConfig:
     METHODS.get(args.method)
     DATASETS.get(args.dataset)
+    if not args.config and not (CONFIG_DIR / args.method / f"{args.dataset}.yaml").exists():
+        spec = get_spec(args.dataset, args.data_root)  # images of one's own: nearest defaults
+        args.config = str(config_for_images(args.method, spec.in_channels, spec.num_classes))
+        print(f"config: {args.config} ({args.method}'s defaults for {spec.in_channels}-channel "
+              f"images of {spec.num_classes} classes; --config FILE to choose another)")
     cfg = build_run_config(DFKDConfig(), args.method, args,
                            {"method": args.method, "train.iters": args.iters})
     if cfg.method != args.method or cfg.dataset != args.dataset:
@@ -44,11 +54,32 @@ def load_config(args: argparse.Namespace) -> DFKDConfig:
     return with_method_options(cfg, METHODS)
 
 
+def default_out(cfg: DFKDConfig) -> Path:
+    """``runs/<method>_<teacher>_<student>_<dataset>``."""
+    teacher = model_ref(cfg.teacher, "teacher").label
+    student = model_ref(cfg.student.model, "student.model").label
+    return Path(f"runs/{cfg.method}_{teacher}_{student}_{cfg.dataset}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args)
-    out = Path(args.out or f"runs/{cfg.method}_{cfg.teacher}_{cfg.student.model}_{cfg.dataset}")
+    out = Path(args.out) if args.out else default_out(cfg)
     run = setup_run(cfg, out, args.resume)
+    student = model_ref(cfg.student.model, "student.model")
+    distill_run(cfg, run, out, args.resume, student_meta(
+        run.student, student.name, student.kwargs, run.spec, dataset=cfg.dataset,
+        method=cfg.method, teacher=model_ref(cfg.teacher, "teacher").name))
+    return 0
+
+
+def distill_run(cfg: DFKDConfig, run: RunSetup, out: Path, resume: bool,
+                student_file: dict | None = None) -> nn.Module:
+    """Distill ``run.teacher`` into ``run.student`` as ``cfg`` says (its ``options`` already
+    read into the method's dataclass), in the run folder ``out``; ``run.test_set`` None
+    measures what needs no labelled images (teacher agreement, collapse figures).
+    ``student_file``: the metadata ``student.pt`` is written with. Returns the student
+    that is measured and kept (its EMA copy where ``student.ema`` is set), in eval mode."""
     device, spec, teacher, student = run.device, run.spec, run.teacher, run.student
     # channels-last: the generator's convolutions run ~1.8x faster on CPU in this layout
     generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
@@ -94,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     evaluated = student_player.ema.module if student_player.ema else student
 
     def evaluate() -> dict[str, float]:
-        figures = {"acc": accuracy(evaluated, run.test_set, device=device),
-                   "early_bank_acc": method.early_bank_agreement(loop.iteration, evaluated),
-                   **method.collapse_figures()}
+        figures = ({} if run.test_set is None
+                   else {"acc": accuracy(evaluated, run.test_set, device=device)})
+        figures.update(early_bank_acc=method.early_bank_agreement(loop.iteration, evaluated),
+                       **method.collapse_figures())
         for warning in collapse_warnings(figures["class_entropy"], figures["sample_diversity"],
                                          cfg.monitor.min_class_entropy,
                                          cfg.monitor.min_sample_diversity):
@@ -106,9 +138,15 @@ def main(argv: list[str] | None = None) -> int:
 
     loop = AdversarialLoop(
         method, student_player, generator_player, iters, out, evaluate=evaluate,
+        # without labelled images best.pt keeps the student that agrees most with the teacher
+        # on the fixed bank of synthetic samples
+        best_key="acc" if run.test_set is not None else "early_bank_acc",
         eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
-        identity={"method": cfg.method, "dataset": cfg.dataset, "teacher": cfg.teacher,
-                  "student": cfg.student.model}, critic=critic, amp=cfg.train.amp)
-    return finish_run(loop, args.resume, out, logger, cfg, run.teacher_meta,
-                      {"method": cfg.method})
+        identity={"method": cfg.method, "dataset": cfg.dataset,
+                  "teacher": model_ref(cfg.teacher, "teacher").label,
+                  "student": model_ref(cfg.student.model, "student.model").label},
+        critic=critic, amp=cfg.train.amp)
+    finish_run(loop, resume, out, logger, cfg, run.teacher_meta, {"method": cfg.method},
+               student_meta=student_file)
+    return evaluated.eval()

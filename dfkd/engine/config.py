@@ -5,6 +5,7 @@ takes (counts >= 1, rates > 0, momenta in [0, 1), ...) are in one table,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -39,7 +40,9 @@ class ScheduleConfig:
 class PlayerConfig:
     """One player of the adversarial loop: its model, optimizer, steps per iteration."""
 
-    model: str = ""
+    # a model name, an import path (mypkg.nets:Small), or {class: mypkg.nets:Small,
+    # kwargs: {...}} (dfkd.nets.import_path); the generator's is a generator name
+    model: str | dict[str, Any] = ""
     steps: int = 1  # optimizer steps per iteration; 0 freezes a player other than the student
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)

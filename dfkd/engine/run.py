@@ -9,15 +9,15 @@ import torch
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
-from dfkd.core.errors import ConfigError, DfkdError
+from dfkd.core.errors import DfkdError
 from dfkd.core.io import seed_everything
-from dfkd.core.modes import eval_mode
 from dfkd.data import DatasetSpec, get_spec, load_tensors
 from dfkd.engine import distributed
 from dfkd.engine.player import Player
 from dfkd.engine.run_folder import check_out
 from dfkd.engine.teacher import load_teacher
-from dfkd.nets import build_model
+from dfkd.nets import build_model, model_ref
+from dfkd.nets.shape_check import check_input_size
 
 
 def resolve_device(name: str) -> torch.device:
@@ -60,30 +60,18 @@ def setup_run(cfg, out: Path, resume: bool) -> RunSetup:
     root = cfg.data_root or None
     spec = get_spec(cfg.dataset, root)
     test_set = load_tensors(cfg.dataset, root, train=False)
-    teacher, meta = load_teacher(cfg.teacher, cfg.dataset, cfg.teacher_ckpt or None,
-                                 data_root=root, device=str(device),
+    teacher_ref = model_ref(cfg.teacher, "teacher", cfg.teacher_ckpt)
+    student_ref = model_ref(cfg.student.model, "student.model")
+    teacher, meta = load_teacher(teacher_ref.name, cfg.dataset, teacher_ref.ckpt or None,
+                                 data_root=root, device=str(device), kwargs=teacher_ref.kwargs,
                                  train_if_missing=distributed.world_size() == 1)
     seed_everything(cfg.train.seed)
-    student = build_model(cfg.student.model, in_channels=spec.in_channels,
-                          num_classes=spec.num_classes).to(device)
-    for role, name, model in (("teacher", cfg.teacher, teacher),
-                              ("student", cfg.student.model, student)):
+    student = build_model(student_ref.name, in_channels=spec.in_channels,
+                          num_classes=spec.num_classes, kwargs=student_ref.kwargs).to(device)
+    for role, name, model in (("teacher", teacher_ref.name, teacher),
+                              ("student", student_ref.name, student)):
         check_input_size(model, f"the {role} {name}", spec, device)
     return RunSetup(device, spec, test_set, teacher, meta, student)
-
-
-def check_input_size(model: nn.Module, what: str, spec: DatasetSpec, device) -> None:
-    """Run one blank image of the dataset's size through ``model`` (eval mode, no graph)
-    so that a model too deep for the images fails here with the fix, not mid-run."""
-    shape = (1, spec.in_channels, spec.image_size, spec.image_size)
-    try:
-        with eval_mode(model), torch.no_grad():
-            model(torch.zeros(shape, device=device))
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0][:200]
-        raise ConfigError(f"{what} does not take {spec.in_channels}×{spec.image_size}×"
-                          f"{spec.image_size} images ({first}): resize the images (imagefolder: "
-                          "image_size in spec.yaml) or pick a model made for this size") from None
 
 
 def critic_player(knowledge, cfg, total_iters: int, device: torch.device):

@@ -14,6 +14,7 @@ from dfkd.core.io import write_json
 from dfkd.engine import distributed
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import PREVIOUS
+from dfkd.nets.student_file import STUDENT_FILE, save_student
 
 
 def run_checkpoints(out: Path) -> list[Path]:
@@ -76,24 +77,30 @@ def resume_if_asked(loop, out: Path, resume: bool) -> None:
 
 
 def finish_run(loop, resume: bool, out: Path, logger: RunLogger, cfg, teacher_meta: dict,
-               extra: dict, steps_per_epoch: int = 0) -> int:
-    """Resume if asked, run the loop, write ``metrics.json`` and print the summary."""
+               extra: dict, steps_per_epoch: int = 0, student_meta: dict | None = None) -> int:
+    """Resume if asked, run the loop, write ``metrics.json`` and, given ``student_meta``,
+    the student alone in ``student.pt`` (the evaluated weights: the EMA copy where there is
+    one; :func:`dfkd.nets.student_file.load_student` reads it), and print the summary."""
     resume_if_asked(loop, out, resume)
     final = loop.run()
     if not distributed.is_main():  # process 0 reports
         distributed.shutdown()
         return 0
     logger.close()
-    teacher_acc, acc = teacher_meta["test_acc"], final.get("acc")
+    teacher_acc, acc = teacher_meta.get("test_acc"), final.get("acc")
     metrics = {**extra, "dataset": cfg.dataset, "teacher": cfg.teacher,
                "student": cfg.student.model, "teacher_acc": teacher_acc, "student_acc": acc,
                "best_student_acc": loop.best, "iters": loop.iteration,
                "seconds": round(loop.seconds, 2),
                "iters_per_second": round(loop.iteration / max(loop.seconds, 1e-9), 3),
                "history": loop.history, "config": to_dict(cfg)}
-    summary = (f"teacher_acc={teacher_acc:.2f} student_acc={acc if acc is not None else float('nan'):.2f} "
-               f"ratio={(acc or 0) / teacher_acc:.3f} iters={loop.iteration} "
-               f"seconds={loop.seconds:.1f}")
+    if teacher_acc is None:  # no labelled test images: what can be measured without them
+        summary = " ".join(f"{k}={v:.3f}" for k, v in final.items()) + " (no test set)"
+    else:
+        summary = (f"teacher_acc={teacher_acc:.2f} student_acc="
+                   f"{acc if acc is not None else float('nan'):.2f} "
+                   f"ratio={(acc or 0) / teacher_acc:.3f}")
+    summary += f" iters={loop.iteration} seconds={loop.seconds:.1f}"
     if steps_per_epoch:
         metrics["epochs"] = loop.iteration / steps_per_epoch
         metrics["seconds_per_epoch"] = round(loop.seconds / max(metrics["epochs"], 1e-9), 2)
@@ -101,8 +108,16 @@ def finish_run(loop, resume: bool, out: Path, logger: RunLogger, cfg, teacher_me
     if distributed.world_size() > 1:
         metrics["processes"] = distributed.world_size()
         summary += f" processes={distributed.world_size()}"
+    if student_meta is not None:
+        player = loop.student
+        kept = player.ema.module if player.ema else player.model
+        metrics["student_file"] = str(save_student(kept, out / STUDENT_FILE, {
+            **student_meta, "test_acc": acc, "teacher_acc": teacher_acc,
+            "iters": loop.iteration}))
     write_json(out / "metrics.json", metrics)
     print(summary)
     print(f"run folder: {out}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
+    if student_meta is not None:
+        print(f"student: {out / STUDENT_FILE}  (dfkd.load_student, or tools/export.py --run {out})")
     distributed.shutdown()
     return 0

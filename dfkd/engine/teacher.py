@@ -22,6 +22,8 @@ from dfkd.engine.real_batches import RealBatches
 from dfkd.engine.run_folder import check_out, resume_if_asked
 from dfkd.metrics import accuracy
 from dfkd.nets import build_model, load_weights, save_weights
+from dfkd.nets.import_path import is_import_path
+from dfkd.nets.shape_check import check_input_size
 
 CHECKPOINT_DIR = Path("checkpoints")
 EMBEDDED_DEFAULT = ("lenet5", "fashion_mnist")  # teacher that make demo trains if missing
@@ -109,14 +111,24 @@ def train_teacher(arch: str, dataset: str, out: str | Path | None = None, *, epo
 
 def load_teacher(arch: str, dataset: str, ckpt: str | Path | None = None, *,
                  data_root: str | None = None, device: str = "cpu",
-                 train_if_missing: bool = False, log=print) -> tuple[nn.Module, dict]:
+                 train_if_missing: bool = False, kwargs: dict | None = None,
+                 log=print) -> tuple[nn.Module, dict]:
     """Load a teacher checkpoint (or the cached one), checking it fits ``arch``/``dataset``.
 
     With ``train_if_missing`` and no explicit ``ckpt``, a missing cached teacher of the
-    embedded default is trained first (and saved for the next run).
+    embedded default is trained first (and saved for the next run). ``arch`` may be an
+    import path (``mypkg.nets:MyNet``, built with ``kwargs``); it then needs ``ckpt``.
     """
     spec = get_spec(dataset, data_root)
+    if is_import_path(arch) and not ckpt:
+        raise CheckpointError(f"the teacher {arch} needs its weights: give teacher: {{class: "
+                              f"{arch}, ckpt: PATH}} in the config, or --teacher-ckpt PATH")
     path = Path(ckpt) if ckpt else default_teacher_path(arch, dataset)
+    model = build_model(arch, in_channels=spec.in_channels, num_classes=spec.num_classes,
+                        kwargs=kwargs)  # a model of one's own that cannot be built fails first
+    if is_import_path(arch) and not path.exists():
+        raise CheckpointError(f"no teacher checkpoint at {path}: give the weights file of your "
+                              f"{arch} (teacher: {{class: ..., ckpt: PATH}} or --teacher-ckpt)")
     if not path.exists():
         if train_if_missing and not ckpt and (arch, dataset) == EMBEDDED_DEFAULT:
             log(f"no teacher at {path}: training {arch} on {dataset} first (about 2 minutes)")
@@ -125,7 +137,6 @@ def load_teacher(arch: str, dataset: str, ckpt: str | Path | None = None, *,
         raise CheckpointError(
             f"no teacher checkpoint at {path}. Fix: python tools/train_teacher.py --model {arch} "
             f"--dataset {dataset}, or pass --teacher-ckpt PATH")
-    model = build_model(arch, in_channels=spec.in_channels, num_classes=spec.num_classes)
     meta = load_weights(model, path, arch)
     for key, wanted in (("arch", arch), ("dataset", dataset)):
         if meta.get(key) not in (None, wanted):
@@ -133,6 +144,7 @@ def load_teacher(arch: str, dataset: str, ckpt: str | Path | None = None, *,
                                   f"{meta['dataset']}, but --teacher {arch} --dataset {dataset} "
                                   "was asked for: pass the matching flags or another checkpoint")
     model.to(device).eval()
+    check_input_size(model, f"the teacher {arch}", spec, device)
     if "test_acc" not in meta:
         meta["test_acc"] = accuracy(model, load_tensors(dataset, data_root), device=device)
     return model, meta

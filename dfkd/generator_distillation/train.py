@@ -59,39 +59,62 @@ def main(argv: list[str] | None = None) -> int:
     teacher, info = load_pix2pix_state(teacher_path, netG=args.netG, device=device)
     paired = task in PAIRED_TASKS
     inputs, targets, test_inputs, test_targets = task_data(task, cfg, teacher_path, paired)
-    if inputs.shape[1] != info["input_nc"] or targets.shape[1] != info["output_nc"]:
-        raise CheckpointError(
-            f"{teacher_path} maps {info['input_nc']} to {info['output_nc']} channels but task "
-            f"{task} has {inputs.shape[1]}-channel inputs and {targets.shape[1]}-channel "
-            "targets: pass the teacher trained on this task")
+    check_channels(info, inputs, targets, f"{teacher_path}", f"task {task}")
     seed_everything(cfg.train.seed)
     student = define_G(**{**info, "ngf": cfg.student_ngf}).to(device)
     discriminator, d_source = build_discriminator(cfg, teacher_path, paired, inputs, targets,
                                                   device)
+    features = task_features(cfg.fid, cfg.data_root or None, device)
+    compress_run(cfg, teacher, info, student, discriminator, d_source,
+                 TranslationData(inputs, targets, paired), test_inputs, test_targets,
+                 features, out, args.resume, teacher_name=str(teacher_path))
+    return 0
+
+
+def check_channels(info: dict, inputs, targets, teacher: str, data: str) -> None:
+    """The teacher's channels (``info`` of ``load_pix2pix_state``) against the data's."""
+    if inputs.shape[1] != info["input_nc"] or targets.shape[1] != info["output_nc"]:
+        raise CheckpointError(
+            f"{teacher} maps {info['input_nc']} to {info['output_nc']} channels but {data} "
+            f"has {inputs.shape[1]}-channel inputs and {targets.shape[1]}-channel targets: "
+            "pass the teacher trained on this data")
+
+
+def compress_run(cfg: CompressConfig, teacher: nn.Module, info: dict, student: nn.Module,
+                 discriminator: nn.Module, d_source: str, data: TranslationData,
+                 test_inputs, test_targets, features, out: Path, resume: bool, *,
+                 teacher_name: str) -> nn.Module:
+    """Distil ``teacher`` (a pix2pix/CycleGAN generator of architecture ``info``) into
+    ``student`` against ``discriminator`` on ``data``, as ``cfg`` says, in the run folder
+    ``out``; ``test_targets`` None (no paired test targets) measures the student against
+    the teacher only; ``features`` None: no FID. Writes ``latest_net_G.pth`` (the original
+    layout) and ``metrics.json``; returns the student in eval mode."""
+    device = next(student.parameters()).device
+    paired, task = data.paired, cfg.task
     options = cfg.options
     if not options.distill_layers and options.distill_weight > 0:
         options = dataclasses.replace(options, distill_layers=distill_layers(info["netG"]))
-    method = METHODS.get(cfg.method)(
-        teacher, student, discriminator, options, TranslationData(inputs, targets, paired),
-        GANSetup(cfg.train.batch_size, cfg.train.seed, device))
+    method = METHODS.get(cfg.method)(teacher, student, discriminator, options, data,
+                                     GANSetup(cfg.train.batch_size, cfg.train.seed, device))
     layers = method.layers
     iters = cfg.train.iters
     s_player = Player.from_config("student", student, cfg.student, iters,
                                   aux=method.parts().get("student", nn.ModuleDict()))
     d_player = Player.from_config("discriminator", discriminator, cfg.discriminator, iters)
-    features = task_features(cfg.fid, cfg.data_root or None, device)
     teacher_test = generate(teacher, test_inputs, device)
 
     def evaluate() -> dict[str, float]:
         fake = generate(student, test_inputs, device)
         result = {f"{k}_teacher": v for k, v in compare(fake, teacher_test).items()}
-        if paired:
+        if paired and test_targets is not None:
             result.update(compare(fake, test_targets))
-        return {**result, **task_fid(fake, test_targets, features)}
+        if test_targets is not None:
+            result.update(task_fid(fake, test_targets, features))
+        return result
 
-    cost = teacher_student_cost(teacher, student, inputs[:1].to(device))
+    cost = teacher_student_cost(teacher, student, data.inputs[:1].to(device))
     logger = start_run(out, cfg)
-    print(f"teacher {teacher_path}: {info['netG']} ngf {info['ngf']} ({cost['teacher_params']:,} "
+    print(f"teacher {teacher_name}: {info['netG']} ngf {info['ngf']} ({cost['teacher_params']:,} "
           f"parameters, {cost['teacher_macs'] / 1e6:.1f} M MACs per image); student ngf "
           f"{cfg.student_ngf} ({cost['student_params']:,}, {cost['student_macs'] / 1e6:.1f} M MACs: "
           f"{cost['teacher_macs'] / cost['student_macs']:.1f}x fewer); discriminator {d_source}; "
@@ -103,14 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         method, s_player, d_player, iters, out, evaluate=evaluate, best_key=best_key,
         lower_is_better=lower, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
-        identity={"method": cfg.method, "task": task, "teacher": str(teacher_path),
+        identity={"method": cfg.method, "task": task, "teacher": teacher_name,
                   "student_ngf": cfg.student_ngf}, amp=cfg.train.amp)
-    resume_if_asked(loop, out, args.resume)
+    resume_if_asked(loop, out, resume)
     final = loop.run()
     logger.close()
     save_pix2pix_state(student, out / "latest_net_G.pth")
     write_json(out / "metrics.json", {
-        "method": cfg.method, "task": task, "teacher": str(teacher_path), **final,
+        "method": cfg.method, "task": task, "teacher": teacher_name, **final,
         **cost, f"best_{best_key}": loop.best, "iters": loop.iteration,
         "seconds": round(loop.seconds, 2), "fid_features": features.name if features else None,
         "distill_layers": layers, "discriminator": d_source, "history": loop.history,
@@ -118,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     print(" ".join(f"{k}={v:.4g}" for k, v in final.items())
           + f" iters={loop.iteration} seconds={loop.seconds:.1f}")
     print(f"student: {out / 'latest_net_G.pth'}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
-    return 0
+    return student.eval()
 
 
 def task_data(task: str, cfg: CompressConfig, teacher_path: Path, paired: bool):

@@ -1,4 +1,5 @@
-"""Classifier zoo: LeNet-5(-half), CIFAR ResNets, WRNs, any torchvision model (``tv_*``)."""
+"""Classifier zoo: LeNet-5(-half), CIFAR ResNets, WRNs, any torchvision model (``tv_*``),
+and any model of one's own by import path (``mypkg.nets:MyNet``)."""
 from __future__ import annotations
 
 import torch.nn as nn
@@ -7,11 +8,20 @@ from dfkd.core.errors import ConfigError
 from dfkd.core.registry import MODELS
 from dfkd.nets import lenet, resnet_cifar, resnet_he, wrn  # noqa: F401  (registration)
 from dfkd.nets.checkpoint import extract_state_dict, load_weights, save_weights
+from dfkd.nets.import_path import ModelRef, import_model, is_import_path, model_ref
 from dfkd.nets.torchvision_models import PREFIX, build_torchvision
 
 
-def build_model(name: str, in_channels: int = 3, num_classes: int = 10) -> nn.Module:
-    """A registered classifier, or ``tv_<name>`` for a torchvision one."""
+def build_model(name: str, in_channels: int = 3, num_classes: int = 10,
+                kwargs: dict | None = None) -> nn.Module:
+    """A registered classifier, ``tv_<name>`` for a torchvision one, or an import path
+    ``module:Class`` called with ``kwargs`` alone (its own constructor decides the channels
+    and classes; the run checks them against the dataset)."""
+    if is_import_path(name):
+        return import_model(name, kwargs)
+    if kwargs:
+        raise ConfigError(f"kwargs are for a model named by import path; {name} is built from "
+                          "the dataset's channels and classes alone")
     if name.startswith(PREFIX) and name not in MODELS:
         return build_torchvision(name[len(PREFIX):], in_channels, num_classes)
     return MODELS.get(name)(in_channels=in_channels, num_classes=num_classes)
@@ -47,6 +57,5 @@ def classifier_layer(model: nn.Module) -> nn.Linear:
     return layers[-1]
 
 
-__all__ = ["build_model", "classifier_layer", "classifier_name", "feature_groups",
-           "extract_state_dict", "load_weights",
-           "save_weights"]
+__all__ = ["ModelRef", "build_model", "classifier_layer", "classifier_name", "feature_groups",
+           "extract_state_dict", "load_weights", "model_ref", "save_weights"]
