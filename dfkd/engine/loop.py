@@ -64,7 +64,11 @@ class Method(Protocol):
     """What a method provides to the loop: a loss per player, each a dict with ``"loss"``
     (the rest is logged). ``adversary_loss`` is called only with an adversary player,
     ``critic_loss`` only with a critic (the discriminators of adversarial ``student_loss``
-    terms: ½[L(D(teacher side), real) + L(D(student side), fake)] on a student batch)."""
+    terms: ½[L(D(teacher side), real) + L(D(student side), fake)] on a student batch).
+
+    Optional: ``begin_iteration(iteration)``, called before the iteration's phases, for a
+    method that makes the iteration's data with an optimization of its own (the inversion
+    methods: a fresh optimizer per synthesis round, as their papers and code have it)."""
 
     def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]: ...
 
@@ -193,6 +197,9 @@ class AdversarialLoop:
     def step(self, iteration: int) -> dict[str, torch.Tensor]:
         """One iteration: adversary steps, critic steps, student steps, schedules."""
         losses: dict[str, torch.Tensor] = {}
+        begin = getattr(self.method, "begin_iteration", None)
+        if begin is not None:
+            losses.update(begin(iteration) or {})
         if self.adversary is not None:
             losses.update(self._phase(self.adversary, self.method.adversary_loss, iteration))
         if self.critic is not None:
