@@ -50,7 +50,7 @@ KD_ROWS = {  # name: (tool, flags, seeds)
                                            "adversarial=1", "--set", "knowledge.temperature=1"],
                          [0]),
     "afd": ("train_afd.py", [], [0]),
-    "afd, adv_weight 0 (DML)": ("train_afd.py", ["--set", "adv_weight=0"], [0]),
+    "afd, adv_weight 0 (DML)": ("train_afd.py", ["--set", "options.adv_weight=0"], [0]),
 }
 
 

@@ -7,7 +7,8 @@ import torch
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
-from dfkd.adversarial_kd.afd import AFD
+from dfkd.adversarial_kd import RealDataSetup
+from dfkd.adversarial_kd.afd import AFD, AFDOptions
 from dfkd.adversarial_kd.config import AFDConfig
 from dfkd.adversarial_kd.train_afd import build_peers
 from dfkd.adversarial_kd.train_afd import main as train_afd
@@ -46,14 +47,16 @@ class MeanD(nn.Module):
         return x.flatten(1).mean(1)
 
 
+CPU = torch.device("cpu")
+
+
 def scalar_afd(mode: str, **kw) -> AFD:
-    """Peer 0 has map 2 and logits [2, 0], peer 1 map 1 and logits [1, 0]; label 0; D(m) = m."""
+    """Peer 0 (the teacher slot) has map 2 and logits [2, 0], peer 1 (the student slot) map 1
+    and logits [1, 0]; label 0; the adversary D(m) = m."""
     data = TensorDataset(torch.ones(1, 1, 1, 1), torch.tensor([0]))
-    peers = nn.ModuleDict({"0": ScalarPeer(2.0), "1": ScalarPeer(1.0)})
-    method = AFD(peers, data, 1, 0, torch.device("cpu"), gan_mode=mode, **kw)
-    for key in ("0", "1"):
-        method.discriminators[key] = MeanD()
-    return method
+    adversary = nn.ModuleDict({"0": MeanD(), "1": MeanD()})
+    return AFD(ScalarPeer(2.0), ScalarPeer(1.0), adversary, AFDOptions(gan_mode=mode, **kw),
+               data, RealDataSetup(1, 0, CPU))
 
 
 def softplus(x: float) -> float:
@@ -104,10 +107,25 @@ def test_each_peer_learns_only_from_its_own_terms():
     assert method.peers["1"].feat.weight.grad is None and method.peers["1"].fc.weight.grad is None
 
 
+def test_the_adversary_slot_takes_one_discriminator_per_peer_in_peer_order():
+    data = TensorDataset(torch.ones(1, 1, 1, 1), torch.tensor([0]))
+    d0, d1 = MeanD(), MeanD()
+    method = AFD(ScalarPeer(2.0), ScalarPeer(1.0), nn.ModuleDict({"1": d1, "0": d0}),
+                 AFDOptions(), data, RealDataSetup(1, 0, CPU))
+    assert list(method.discriminators.values()) == [d0, d1]  # D_i judges peer i
+    assert list(method.peers.keys()) == ["0", "1"]
+    with pytest.raises(ValueError, match="one discriminator per peer"):
+        AFD(ScalarPeer(2.0), ScalarPeer(1.0), nn.ModuleDict({"0": d0}), AFDOptions(), data,
+            RealDataSetup(1, 0, CPU))
+    with pytest.raises(ValueError, match="takes no augment"):
+        AFD(ScalarPeer(2.0), ScalarPeer(1.0), None, AFDOptions(), data,
+            RealDataSetup(1, 0, CPU, augment=nn.Identity()))
+
+
 def test_transfers_match_channels_and_resolution(tiny_classifier):
     data = TensorDataset(torch.randn(8, 1, 8, 8), torch.arange(8) % 10)
-    peers = nn.ModuleDict({"0": tiny_classifier(width=4), "1": tiny_classifier(width=6)})
-    method = AFD(peers, data, 4, 0, torch.device("cpu"), layers=["bn", "pool"], ndf=8)
+    method = AFD(tiny_classifier(width=4), tiny_classifier(width=6), None,
+                 AFDOptions(peer_layers=["bn", "pool"], ndf=8), data, RealDataSetup(4, 0, CPU))
     # maps 4×8×8 and 6×2×2 -> common 4×2×2: peer 0 is pooled, peer 1 goes through a 1×1 conv
     assert [type(m).__name__ for m in method.transfers["0"]] == ["AdaptiveAvgPool2d"]
     assert [type(m).__name__ for m in method.transfers["1"]] == ["Conv2d"]
@@ -116,7 +134,7 @@ def test_transfers_match_channels_and_resolution(tiny_classifier):
     assert method.discriminators["0"](maps[0]).shape == (4,)
     lenets = build_peers(["lenet5", "lenet5_half"], 1, 10)
     data32 = TensorDataset(torch.randn(4, 1, 32, 32), torch.arange(4))
-    method = AFD(lenets, data32, 2, 0, torch.device("cpu"))
+    method = AFD(lenets["0"], lenets["1"], None, AFDOptions(), data32, RealDataSetup(2, 0, CPU))
     assert method.layers == ["maxpool2", "maxpool2"]  # each peer's last feature group
     assert method.transfers["0"][0].weight.shape == (8, 16, 1, 1)
     assert isinstance(method.transfers["1"], nn.Identity)
@@ -124,8 +142,9 @@ def test_transfers_match_channels_and_resolution(tiny_classifier):
 
 def test_each_phase_updates_only_its_player(tiny_classifier, tmp_path):
     data = TensorDataset(torch.randn(16, 1, 8, 8), torch.arange(16) % 10)
-    peers = nn.ModuleDict({"0": tiny_classifier(width=4), "1": tiny_classifier(width=6)})
-    method = AFD(peers, data, 8, 0, torch.device("cpu"), ndf=8)
+    method = AFD(tiny_classifier(width=4), tiny_classifier(width=6), None, AFDOptions(ndf=8),
+                 data, RealDataSetup(8, 0, CPU))
+    peers = method.peers
     cfg = AFDConfig()
     sp = Player.from_config("peer", peers, cfg.peer, 4,
                             aux=nn.ModuleDict({"transfers": method.transfers}))
@@ -152,7 +171,7 @@ def test_each_phase_updates_only_its_player(tiny_classifier, tmp_path):
 def afd_args(data_root, out, epochs, *extra):
     return ["--data-root", str(data_root), "--out", str(out), "--epochs", str(epochs),
             "--batch-size", "32", "--set", "train.threads=1", "--set", "train.log_every=1",
-            "--set", "ndf=16", *extra]
+            "--set", "options.ndf=16", *extra]
 
 
 def test_cli_runs_and_writes_metrics(fake_data_root, tmp_path, capsys):
@@ -165,12 +184,15 @@ def test_cli_runs_and_writes_metrics(fake_data_root, tmp_path, capsys):
     assert [h["iteration"] for h in metrics["history"]] == [6, 12]  # both peers, each epoch
     assert {"acc_0_lenet5", "acc_1_lenet5_half"} <= set(metrics["history"][0])
     assert metrics["acc"] == metrics["acc_1_lenet5_half"] and metrics["best_acc"] is not None
-    assert metrics["seconds"] > 0 and metrics["config"]["gan_mode"] == "lsgan"
+    assert metrics["seconds"] > 0 and metrics["config"]["options"]["gan_mode"] == "lsgan"
+    assert metrics["config"]["options"]["ndf"] == 16  # read into AFDOptions, saved whole
+    assert metrics["config"]["options"]["temperature"] == 3.0
     assert (out / "best.pt").exists() and (out / "config.yaml").exists()
 
 
 def test_resume_equals_straight_run(fake_data_root, tmp_path):
-    extra = ("--set", "peer.schedule.horizon=12", "--set", "gan_mode=wgangp")  # wgangp draws ε
+    extra = ("--set", "peer.schedule.horizon=12",
+             "--set", "options.gan_mode=wgangp")  # wgangp draws ε
     straight, split = tmp_path / "straight", tmp_path / "split"
     train_afd(afd_args(fake_data_root, straight, 2, *extra))
     train_afd(afd_args(fake_data_root, split, 1, *extra))
@@ -190,8 +212,22 @@ def test_bad_config_is_a_clear_error(fake_data_root, tmp_path):
     with pytest.raises(ConfigError, match="exactly two peers"):
         train_afd(afd_args(fake_data_root, tmp_path / "b", 1, "--set", "peers=[lenet5]"))
     with pytest.raises(ConfigError, match="not a feature map"):
-        train_afd(afd_args(fake_data_root, tmp_path / "c", 1, "--set", "peer_layers=[fc2,fc2]"))
+        train_afd(afd_args(fake_data_root, tmp_path / "c", 1, "--set",
+                           "options.peer_layers=[fc2,fc2]"))
     with pytest.raises(ConfigError, match="gan_mode"):
-        train_afd(afd_args(fake_data_root, tmp_path / "d", 1, "--set", "gan_mode=wgan"))
+        train_afd(afd_args(fake_data_root, tmp_path / "d", 1, "--set", "options.gan_mode=wgan"))
     with pytest.raises(ConfigError, match="peer_layers\\[0\\]"):
-        train_afd(afd_args(fake_data_root, tmp_path / "e", 1, "--set", "peer_layers=[nope,fc2]"))
+        train_afd(afd_args(fake_data_root, tmp_path / "e", 1, "--set",
+                           "options.peer_layers=[nope,fc2]"))
+
+
+def test_old_afd_keys_name_their_place_in_options(fake_data_root, tmp_path):
+    with pytest.raises(ConfigError, match=r"^config key 'adv_weight' was renamed: use "
+                                          r"'options.adv_weight'$"):
+        train_afd(afd_args(fake_data_root, tmp_path / "a", 1, "--set", "adv_weight=0"))
+    with pytest.raises(ConfigError, match=r"'peer_layers' was renamed: use 'options.peer_layers'"):
+        train_afd(afd_args(fake_data_root, tmp_path / "b", 1, "--set", "peer_layers=[]"))
+    with pytest.raises(ConfigError, match=r"^method afd: unknown config key 'options.adv_weigth'"
+                                          r".*did you mean 'options.adv_weight'"):
+        train_afd(afd_args(fake_data_root, tmp_path / "c", 1, "--set", "options.adv_weigth=0"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()

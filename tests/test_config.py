@@ -22,6 +22,7 @@ from dfkd.core.config import (
     validate,
 )
 from dfkd.core.errors import ConfigError
+from dfkd.discriminator_distillation import METHODS as DATA_FREE_METHODS
 from dfkd.discriminator_distillation.config import DFKDConfig
 from dfkd.gan_teachers.config import GANConfig
 from dfkd.generator_distillation.config import CompressConfig
@@ -97,7 +98,7 @@ CONFIGS = [DFKDConfig, KDConfig, AFDConfig, GANConfig, CompressConfig, JointConf
     (KDConfig, "knowledge.kdsvd.k=0", "config key 'knowledge.kdsvd.k' must be >= 1, got 0"),
     (KDConfig, "knowledge.ddkd.steps=0", "config key 'knowledge.ddkd.steps' must be >= 1, got 0"),
     (AFDConfig, "peer.steps=0", "config key 'peer.steps' must be >= 1, got 0"),
-    (AFDConfig, "ndf=0", "config key 'ndf' must be >= 1, got 0"),
+    (AFDConfig, "options.ndf=0", "config key 'options.ndf' must be >= 1, got 0"),
     (GANConfig, "train.eval_pairs=0", "config key 'train.eval_pairs' must be >= 1, got 0"),
     (GANConfig, "n_layers_D=0", "config key 'n_layers_D' must be >= 1, got 0"),
     (CompressConfig, "student_ngf=0", "config key 'student_ngf' must be >= 1, got 0"),
@@ -107,13 +108,13 @@ CONFIGS = [DFKDConfig, KDConfig, AFDConfig, GANConfig, CompressConfig, JointConf
     (DFKDConfig, "replay.capacity=-1", "config key 'replay.capacity' must be >= 0, got -1"),
     (DFKDConfig, "train.image_every=-1", "config key 'train.image_every' must be >= 0, got -1"),
     (KDConfig, "train.threads=-1", "config key 'train.threads' must be >= 0, got -1"),
-    (GANConfig, "pool_size=-1", "config key 'pool_size' must be >= 0, got -1"),
+    (GANConfig, "options.pool_size=-1", "config key 'options.pool_size' must be >= 0, got -1"),
     (JointConfig, "student.schedule.milestones=[10, -1]",
      "config key 'student.schedule.milestones[1]' must be >= 0, got -1"),
     # rates > 0
     (DFKDConfig, "generator.optim.lr=0", "config key 'generator.optim.lr' must be > 0, got 0.0"),
     (KDConfig, "critic.optim.lr=-1e-3", "config key 'critic.optim.lr' must be > 0, got -0.001"),
-    (AFDConfig, "temperature=0", "config key 'temperature' must be > 0, got 0.0"),
+    (AFDConfig, "options.temperature=0", "config key 'options.temperature' must be > 0, got 0"),
     (DFKDConfig, "options.temperature=0", "config key 'options.temperature' must be > 0, got 0"),
     (KDConfig, "knowledge.temperature=-4", "config key 'knowledge.temperature' must be > 0"),
     (CompressConfig, "student.schedule.gamma=0",
@@ -143,8 +144,9 @@ CONFIGS = [DFKDConfig, KDConfig, AFDConfig, GANConfig, CompressConfig, JointConf
     (DFKDConfig, "augment.mixup=-1", "config key 'augment.mixup' must be >= 0, got -1.0"),
     (KDConfig, "student.optim.weight_decay=-1e-4",
      "config key 'student.optim.weight_decay' must be >= 0, got -0.0001"),
-    (AFDConfig, "adv_weight=-1", "config key 'adv_weight' must be >= 0, got -1.0"),
-    (GANConfig, "lambda_identity=-0.5", "config key 'lambda_identity' must be >= 0, got -0.5"),
+    (AFDConfig, "options.adv_weight=-1", "config key 'options.adv_weight' must be >= 0, got -1"),
+    (GANConfig, "options.lambda_identity=-0.5",
+     "config key 'options.lambda_identity' must be >= 0, got -0.5"),
     (CompressConfig, "options.recon_weight=-100",
      "config key 'options.recon_weight' must be >= 0, got -100"),
     (JointConfig, "options.pixel_weight=-30", "config key 'options.pixel_weight' must be >= 0, got -30"),
@@ -201,9 +203,9 @@ def test_defaults_are_in_range(config):
     validate(config())
 
 
-FAMILY = {"afd": AFDConfig, "cgdd": DFKDConfig, "dafl": DFKDConfig, "dfad": DFKDConfig,
-          "mad": DFKDConfig, "zskt": DFKDConfig, "kd": KDConfig, "gan": GANConfig,
-          "compress": CompressConfig}
+# every data-free method's folder (from the registry) and the other tools' folders
+FAMILY = {**{name: DFKDConfig for name in DATA_FREE_METHODS.names()}, "afd": AFDConfig,
+          "kd": KDConfig, "gan": GANConfig, "compress": CompressConfig}
 JOINT = {"compress/fashion.yaml"}  # tools/distill_gan.py's (an unconditional task)
 SHIPPED = sorted(CONFIG_DIR.glob("*/*.yaml"))
 

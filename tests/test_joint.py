@@ -237,9 +237,9 @@ def test_every_gan_mode_distils_and_trains_a_dcgan(mode, fake_data_root, dcgan_t
                   "--set", f"options.gan_mode={mode}") == 0
     assert train_gan(["--task", "dcgan", "--data-root", str(fake_data_root), "--out",
                       str(tmp_path / "dcgan"), "--iters", "1", *TINY, *fid_flags,
-                      "--set", f"gan_mode={mode}"]) == 0
+                      "--set", f"options.gan_mode={mode}"]) == 0
     metrics = json.loads((tmp_path / "dcgan" / "metrics.json").read_text())
-    assert metrics["config"]["gan_mode"] == mode
+    assert metrics["config"]["options"]["gan_mode"] == mode
 
 
 def test_compress_gan_tool_hands_a_dcgan_task_to_joint_distillation(tmp_path):
@@ -249,6 +249,7 @@ def test_compress_gan_tool_hands_a_dcgan_task_to_joint_distillation(tmp_path):
     import sys
 
     from conftest import ROOT
+
     from dfkd.generator_distillation.train import main as compress_gan
 
     missing = str(tmp_path / "none" / "latest_net_G.pth")

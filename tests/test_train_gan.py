@@ -5,7 +5,10 @@ import pytest
 import torch
 
 from dfkd.core.errors import ConfigError
-from dfkd.gan_teachers.cyclegan import CycleGAN
+from dfkd.gan.setup import GANSetup
+from dfkd.gan_teachers import TranslationData
+from dfkd.gan_teachers.cyclegan import CycleGAN, CycleGANOptions
+from dfkd.gan_teachers.pix2pix import Pix2Pix, Pix2PixOptions
 from dfkd.gan_teachers.train import main as train_gan
 from dfkd.nets import build_model, save_weights
 from generators.gan_checkpoint import load_pix2pix_state
@@ -54,7 +57,52 @@ def test_bad_task_and_mode(fake_data_root, tmp_path):
     with pytest.raises(ConfigError, match="unknown --task 'horse2zebra'"):
         run(fake_data_root, tmp_path / "a", 1, "--task", "horse2zebra")
     with pytest.raises(ConfigError, match="gan_mode: unknown GAN loss 'wgan'"):
-        run(fake_data_root, tmp_path / "b", 1, "--set", "gan_mode=wgan")
+        run(fake_data_root, tmp_path / "b", 1, "--set", "options.gan_mode=wgan")
+
+
+def test_loss_settings_are_the_task_models_options(fake_data_root, tmp_path):
+    """The old top-level keys name their new place; each model takes only its own options
+    (the task picks the model); nothing is written before the config is read."""
+    with pytest.raises(ConfigError, match=r"^config key 'l1_weight' was renamed: use "
+                                          r"'options.l1_weight'$"):
+        run(fake_data_root, tmp_path / "a", 1, "--set", "l1_weight=50")
+    with pytest.raises(ConfigError, match=r"'pool_size' was renamed: use 'options.pool_size'"):
+        run(fake_data_root, tmp_path / "b", 1, "--task", "cyclegan", "--set", "pool_size=0")
+    with pytest.raises(ConfigError, match=r"^method cyclegan: unknown config key "
+                                          r"'options.l1_weight'"):
+        run(fake_data_root, tmp_path / "c", 1, "--task", "cyclegan", "--set", "options.l1_weight=1")
+    with pytest.raises(ConfigError, match=r"^method dcgan: unknown config key "
+                                          r"'options.lambda_A'"):
+        run(fake_data_root, tmp_path / "d", 1, "--task", "dcgan", "--set", "options.lambda_A=1")
+    with pytest.raises(ConfigError, match=r"'options.l1_weight' must be >= 0, got -1"):
+        run(fake_data_root, tmp_path / "e", 1, "--set", "options.l1_weight=-1")
+    assert not any((tmp_path / name).exists() for name in "abcde")
+
+
+def test_l1_weight_option_reaches_the_loss(fake_data_root, tmp_path):
+    out = tmp_path / "run"
+    assert run(fake_data_root, out, 1, "--set", "options.l1_weight=7") == 0
+    saved = json.loads((out / "metrics.json").read_text())["config"]["options"]
+    assert saved == {"gan_mode": "vanilla", "l1_weight": 7.0}
+    g, d = Shift(0.5), torch.nn.Conv2d(2, 1, 1)
+    x, y = torch.zeros(4, 1, 2, 2), torch.ones(4, 1, 2, 2)
+    data, setup = TranslationData(x, y, paired=True), GANSetup(2, 0, torch.device("cpu"))
+    losses = Pix2Pix(None, g, d, Pix2PixOptions(l1_weight=7.0), data, setup).student_loss(0)
+    assert losses["l1"].item() == pytest.approx(0.5)  # |0.5 − 1|
+    assert losses["loss"].item() == pytest.approx(losses["gan"].item() + 7 * 0.5)
+
+
+def test_gan_teachers_take_no_teacher_and_pix2pix_needs_pairs():
+    g, d = Shift(0.0), torch.nn.Conv2d(2, 1, 1)
+    x = torch.zeros(4, 1, 2, 2)
+    setup = GANSetup(2, 0, torch.device("cpu"))
+    with pytest.raises(TypeError, match="pix2pix trains from data and takes no teacher"):
+        Pix2Pix(g, g, d, Pix2PixOptions(), TranslationData(x, x, paired=True), setup)
+    with pytest.raises(ConfigError, match="pix2pix needs paired data"):
+        Pix2Pix(None, g, d, Pix2PixOptions(), TranslationData(x, x, paired=False), setup)
+    with pytest.raises(ConfigError, match="batch_size 8 exceeds the 4 pairs"):
+        Pix2Pix(None, g, d, Pix2PixOptions(), TranslationData(x, x, paired=True),
+                GANSetup(8, 0, torch.device("cpu")))
 
 
 class Shift(torch.nn.Module):
@@ -77,15 +125,19 @@ def test_cyclegan_losses_by_hand():
     gens = torch.nn.ModuleDict({"G_A": Shift(1.0), "G_B": Shift(-1.0)})
     discs = torch.nn.ModuleDict({"D_A": Zero(), "D_B": Zero()})
     a, b = torch.rand(6, 1, 4, 4), torch.rand(5, 1, 4, 4)
-    method = CycleGAN(gens, discs, a, b, 2, 0, torch.device("cpu"))
+    data, setup = TranslationData(a, b, paired=False), GANSetup(2, 0, torch.device("cpu"))
+    method = CycleGAN(None, gens, discs, CycleGANOptions(), data, setup)
+    assert method.fake_a_pool.size == 50  # the published defaults: LSGAN, 10, 10, 0.5, 50
     losses = method.student_loss(0)
     assert float(losses["cycle_A"]) == pytest.approx(0, abs=1e-6)
     assert float(losses["idt_A"]) == pytest.approx(5) and float(losses["idt_B"]) == pytest.approx(5)
     assert float(losses["G_A"]) == 1 and float(losses["loss"]) == pytest.approx(12)
     d = method.adversary_loss(0)  # ½[(0 − 1)² + 0²] per discriminator
     assert float(d["D_A"]) == pytest.approx(0.5) and float(d["loss"]) == pytest.approx(1.0)
-    assert "idt_A" not in CycleGAN(gens, discs, a, b, 2, 0, torch.device("cpu"),
-                                   lambda_identity=0).student_loss(0)
+    assert "idt_A" not in CycleGAN(None, gens, discs, CycleGANOptions(lambda_identity=0), data,
+                                   setup).student_loss(0)
+    halved = CycleGAN(None, gens, discs, CycleGANOptions(lambda_A=5.0), data, setup)
+    assert float(halved.student_loss(0)["idt_B"]) == pytest.approx(2.5)  # 0.5·λ_A·1
 
 
 def run_cycle(data_root, out, iters, *extra):
@@ -120,5 +172,6 @@ def test_cyclegan_run_files_fid_and_exact_resume(fake_data_root, tmp_path, capsy
 def test_every_gan_mode_trains_pix2pix(fake_data_root, tmp_path):
     for mode in ("lsgan", "hinge", "wgangp"):
         out = tmp_path / mode
-        assert run(fake_data_root, out, 2, "--set", f"gan_mode={mode}") == 0
-        assert json.loads((out / "metrics.json").read_text())["config"]["gan_mode"] == mode
+        assert run(fake_data_root, out, 2, "--set", f"options.gan_mode={mode}") == 0
+        config = json.loads((out / "metrics.json").read_text())["config"]
+        assert config["options"]["gan_mode"] == mode

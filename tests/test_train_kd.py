@@ -7,12 +7,16 @@ import sys
 import pytest
 import torch
 from conftest import ROOT
+from torch.utils.data import TensorDataset
 
+from dfkd.adversarial_kd import RealDataSetup
+from dfkd.adversarial_kd.data_driven import DataDrivenKD, KDOptions
 from dfkd.adversarial_kd.train import main as train_kd
 from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.registry import UnknownNameError
 from dfkd.discriminator_distillation import METHODS
 from dfkd.discriminator_distillation.train import main as train_dfkd
+from dfkd.knowledge import StudentLoss
 
 
 def kd_args(teacher, data_root, out, epochs, *extra):
@@ -30,6 +34,39 @@ def test_train_kd_runs_and_reports_time_per_epoch(teacher, fake_data_root, tmp_p
     assert metrics["iters"] == 2 * (200 // 32) and metrics["epochs"] == 2
     assert [h["iteration"] for h in metrics["history"]] == [6, 12]  # one evaluation per epoch
     assert metrics["seconds_per_epoch"] > 0
+    # the distilled student alone, loadable in one call, is the one measured
+    from dfkd import load_student
+    from dfkd.data import load_tensors
+    from dfkd.metrics import accuracy
+
+    student = load_student(out)
+    test = load_tensors("fashion_mnist", str(fake_data_root), train=False)
+    assert accuracy(student, test) == metrics["student_acc"]
+
+
+def test_data_driven_kd_slots_the_critics_as_its_adversary(tiny_classifier):
+    """``DataDrivenKD(teacher, student, adversary, options, data, setup)``: the loss is the
+    setup's student_loss block, the adversary its critics (None without adversarial terms)."""
+    teacher, student = tiny_classifier(), tiny_classifier()
+    data = TensorDataset(torch.randn(8, 1, 8, 8), torch.arange(8) % 10)
+    plain = StudentLoss({"ce": 1.0, "kd": 1.0}, teacher, student, data.tensors[0][:2])
+    adversarial = StudentLoss({"kd": 1.0, "adversarial": 0.5}, teacher, student,
+                              data.tensors[0][:2])
+    critics = adversarial.critics()
+
+    def setup(knowledge):
+        return RealDataSetup(4, 0, torch.device("cpu"), knowledge=knowledge)
+
+    method = DataDrivenKD(teacher, student, None, KDOptions(), data, setup(plain))
+    assert method.steps_per_epoch == 2 and {"ce", "kd", "loss"} <= set(method.student_loss(0))
+    method = DataDrivenKD(teacher, student, critics, KDOptions(), data, setup(adversarial))
+    assert method.critics is critics and "adversarial/loss" in method.critic_loss(0)
+    with pytest.raises(ValueError, match=r"adversary is its student_loss block's critics"):
+        DataDrivenKD(teacher, student, None, KDOptions(), data, setup(adversarial))
+    with pytest.raises(ValueError, match=r"adversary is its student_loss block's critics"):
+        DataDrivenKD(teacher, student, critics, KDOptions(), data, setup(plain))
+    with pytest.raises(ValueError, match=r"setup.knowledge"):
+        DataDrivenKD(teacher, student, None, KDOptions(), data, setup(None))
 
 
 def test_train_kd_resume_equals_straight_run(teacher, fake_data_root, tmp_path):

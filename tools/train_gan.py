@@ -1,11 +1,14 @@
 #!/usr/bin/env python
-"""Train a pix2pix or CycleGAN teacher on an embedded Fashion-MNIST task.
+"""Train a pix2pix, CycleGAN or DCGAN teacher on an embedded Fashion-MNIST task.
 
     python tools/train_gan.py --task pix2pix --out runs/pix2pix_teacher     # edges -> garments
     python tools/train_gan.py --task cyclegan --out runs/cyclegan_teacher   # sneaker <-> boot
+    python tools/train_gan.py --task dcgan --set options.gan_mode=hinge     # garments from noise
 
-Writes latest_net_G.pth / latest_net_D.pth (pix2pix) or latest_net_G_A/G_B/D_A/D_B.pth
-(CycleGAN) in the original code's format.
+Defaults come from configs/gan/<task>.yaml; the model's loss settings are under options.
+(pix2pix: gan_mode, l1_weight; CycleGAN: gan_mode, lambda_A, lambda_B, lambda_identity,
+pool_size; DCGAN: gan_mode). Writes latest_net_G.pth / latest_net_D.pth (pix2pix, DCGAN)
+or latest_net_G_A/G_B/D_A/D_B.pth (CycleGAN) in the original code's format.
 """
 from __future__ import annotations
 

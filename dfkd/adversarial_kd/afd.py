@@ -11,8 +11,21 @@ and the peers, with their transfers as ``aux``, the student player. Batches are 
 function of (seed, iteration), so ``--resume`` is exact. The discriminator step forwards
 the peers again without gradients in train mode (as CycleGAN's does), so BatchNorm peers
 update their running statistics twice per iteration.
+
+The family's constructor, ``Method(teacher, student, adversary, options, data, setup)``,
+read for online distillation, where no network is only a teacher: the two peers take the
+``teacher`` (peer 0) and ``student`` (peer 1, whose accuracy is the run's ``acc``) slots
+and both train (``peers`` holds the pair: the loop's "peer" player). The adversary is the
+feature discriminators D_0, D_1 (an ``nn.ModuleDict`` keyed "0", "1"), or None, as a run
+passes it: their input channels are the shared map shape's, known only once AFD has
+probed the peers' maps, so AFD builds them itself (``FeatureDiscriminator``s of
+``options.ndf`` filters, initialised after the transfers). ``options`` are
+:class:`AFDOptions`, ``data`` the training set (a ``TensorDataset`` of images and labels),
+``setup`` a :class:`RealDataSetup`.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
@@ -20,6 +33,7 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from dfkd.adversarial_kd.registry import METHODS
+from dfkd.adversarial_kd.setup import RealDataSetup
 from dfkd.core.errors import ConfigError, DfkdError
 from dfkd.core.modes import eval_mode
 from dfkd.data.epoch_order import EpochOrder
@@ -42,53 +56,85 @@ def transfer(shape: tuple[int, ...], common: tuple[int, ...]) -> nn.Module:
     return nn.Sequential(*layers) if layers else nn.Identity()
 
 
+@dataclass(frozen=True)
+class AFDOptions:
+    """AFD's loss and discriminators (Chung et al., "Feature-map-level Online Adversarial
+    Knowledge Distillation", ICML 2020): each peer's CE + ``kl_weight``·τ²·KL to its peer
+    at ``temperature`` τ + ``adv_weight``·L_GAN of ``gan_mode`` against its discriminator,
+    a ``FeatureDiscriminator`` of ``ndf`` filters on the maps at ``peer_layers`` (one layer
+    name per peer; empty: each peer's last feature group). The paper weighs the adversarial
+    term by 1, DML (Zhang et al. 2018) the mutual KL by 1; the GAN loss and τ are this
+    implementation's defaults, not checked against the paper's setting."""
+
+    gan_mode: str = "lsgan"
+    adv_weight: float = 1.0
+    kl_weight: float = 1.0
+    temperature: float = 3.0  # τ (DML takes plain softmaxes: τ 1)
+    ndf: int = 64  # width of each feature-map discriminator
+    peer_layers: list[str] = field(default_factory=list)
+
+
 @METHODS.register("afd")
 class AFD(StatelessMethod):
-    """The two peers' game (see the module docstring); ``peers`` holds two classifiers."""
+    """The two peers' game (see the module docstring): ``teacher`` is peer 0, ``student``
+    peer 1."""
 
-    def __init__(self, peers: nn.ModuleDict, train: TensorDataset, batch_size: int, seed: int,
-                 device: torch.device, layers: list[str] | None = None,
-                 gan_mode: str = "lsgan", adv_weight: float = 1.0, kl_weight: float = 1.0,
-                 temperature: float = 3.0, ndf: int = 64) -> None:
-        if len(peers) != 2:
-            raise ConfigError(f"AFD trains exactly two peers, got {len(peers)}: set peers to two "
-                              "model names, e.g. [lenet5, lenet5_half]")
-        check_gan_mode(gan_mode)
-        self.images, self.labels = train.tensors
+    Options = AFDOptions
+
+    def __init__(self, teacher: nn.Module, student: nn.Module, adversary: nn.ModuleDict | None,
+                 options: AFDOptions, data: TensorDataset, setup: RealDataSetup) -> None:
+        if setup.augment is not None or setup.knowledge is not None:
+            raise ValueError("AFD's loss is its own: its setup takes no augment and no "
+                             "knowledge (student_loss block)")
+        peers = nn.ModuleDict({"0": teacher, "1": student})
+        batch_size, device = setup.batch_size, setup.device
+        check_gan_mode(options.gan_mode)
+        self.images, self.labels = data.tensors
         if len(self.images) < batch_size:
             raise ConfigError(f"train.batch_size {batch_size} exceeds the {len(self.images)} "
                               "training images")
-        self.peers, self.device, self.gan_mode = peers, device, gan_mode
-        self.adv_weight, self.kl_weight, self.temperature = adv_weight, kl_weight, temperature
-        self.layers = list(layers or [])
+        self.options = options
+        self.peers, self.device, self.gan_mode = peers, device, options.gan_mode
+        self.adv_weight, self.kl_weight = options.adv_weight, options.kl_weight
+        self.temperature = options.temperature
+        self.layers = list(options.peer_layers)
         if not self.layers:
             try:
                 self.layers = [feature_groups(peer)[-1] for peer in peers.values()]
             except ValueError as exc:
-                raise ConfigError(f"{exc}; or name each peer's layer in peer_layers") from None
+                raise ConfigError(f"{exc}; or name each peer's layer in options.peer_layers") \
+                    from None
         if len(self.layers) != 2:
-            raise ConfigError(f"peer_layers names {len(self.layers)} layers: give one per peer "
-                              "(or none, for each peer's last feature group)")
+            raise ConfigError(f"options.peer_layers names {len(self.layers)} layers: give one "
+                              "per peer (or none, for each peer's last feature group)")
         self.recorders = []
         for i, (peer, layer) in enumerate(zip(peers.values(), self.layers)):
             try:
                 self.recorders.append(FeatureRecorder(peer, {"map": layer}))
             except DfkdError as exc:
-                raise ConfigError(f"peer_layers[{i}]: {exc}") from None
+                raise ConfigError(f"options.peer_layers[{i}]: {exc}") from None
         with eval_mode(peers), torch.no_grad():
             _, maps = self.forward(self.images[:2].to(device))
         for layer, m in zip(self.layers, maps):
             if m.dim() != 4:
                 raise ConfigError(f"layer {layer!r} gives shape {tuple(m.shape)}, not a feature "
-                                  "map (N, C, H, W): name a convolutional layer in peer_layers")
+                                  "map (N, C, H, W): name a convolutional layer in "
+                                  "options.peer_layers")
         shapes = [tuple(m.shape[1:]) for m in maps]
         common = tuple(min(sizes) for sizes in zip(*shapes))
         self.transfers = nn.ModuleDict({k: transfer(s, common) for k, s in zip(peers, shapes)})
-        self.discriminators = nn.ModuleDict({k: FeatureDiscriminator(common[0], ndf)
-                                             for k in peers})
+        if adversary is None:  # built here, after the transfers: see the module docstring
+            adversary = nn.ModuleDict({k: FeatureDiscriminator(common[0], options.ndf)
+                                       for k in peers})
+        elif sorted(adversary) != sorted(peers):
+            raise ValueError(f"AFD's adversary holds one discriminator per peer, keyed "
+                             f"{sorted(peers)}; got {sorted(adversary)}")
+        else:  # D_i judges peer i's map: in the peers' order
+            adversary = nn.ModuleDict({k: adversary[k] for k in peers})
+        self.discriminators = adversary
         self.transfers.to(device)
         self.discriminators.to(device)
-        self.order = EpochOrder(len(self.images), batch_size, seed)
+        self.order = EpochOrder(len(self.images), batch_size, setup.seed)
         self.steps_per_epoch = self.order.steps_per_epoch
 
     def forward(self, images: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

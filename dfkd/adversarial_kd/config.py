@@ -1,8 +1,10 @@
 """Configs of classifier distillation with real data: data-driven KD (``tools/train_kd.py``)
-and AFD (``tools/train_afd.py``)."""
+and AFD (``tools/train_afd.py``). Each tool runs one method of the family's registry, so
+neither config has a ``method`` key."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from dfkd.data.augment import AugmentConfig
 from dfkd.engine.config import KDTrainConfig, OptimConfig, PlayerConfig, ScheduleConfig, gan_optim
@@ -12,11 +14,18 @@ from dfkd.knowledge.config import KnowledgeConfig
 @dataclass
 class KDConfig:
     """Classic distillation with the real training data (``tools/train_kd.py``): the
-    baseline data-free results are compared against."""
+    baseline data-free results are compared against.
+
+    No ``options:`` section: the method's loss is the ``student_loss:`` block with the
+    ``knowledge:`` section, the same top-level sections a data-free config has (and
+    ``--loss`` replaces), so the two families' configs read alike (``DataDrivenKD`` gets
+    them built, as ``RealDataSetup.knowledge``; its ``KDOptions`` are empty).
+    """
 
     dataset: str = "fashion_mnist"
     data_root: str = ""
-    teacher: str = "lenet5"
+    # a model name, an import path, or {class, kwargs, ckpt} (dfkd.nets.import_path)
+    teacher: str | dict[str, Any] = "lenet5"
     teacher_ckpt: str = ""
     student: PlayerConfig = field(default_factory=lambda: PlayerConfig(model="lenet5_half"))
     student_loss: dict[str, float] = field(default_factory=lambda: {"ce": 1.0, "kd": 1.0})
@@ -30,21 +39,25 @@ class KDConfig:
 class AFDConfig:
     """Online adversarial feature-map distillation (``tools/train_afd.py``; Chung et al.,
     ICML 2020): two ``peers`` train together from scratch on the real training set, each
-    fooling its own discriminator on the map at ``peer_layers[i]`` (empty: each peer's last
-    feature group) plus CE and the mutual (DML) KL at ``temperature``."""
+    fooling its own discriminator on its feature map plus CE and the mutual (DML) KL.
+
+    ``options:`` holds the method's own settings (``AFDOptions``: ``gan_mode``,
+    ``adv_weight``, ``kl_weight``, ``temperature``, ``ndf``, ``peer_layers``, the map each
+    peer is judged on; empty: each peer's last feature group), checked when the config is
+    read. They were top-level keys before; an old key is an error naming its new place.
+    """
+
+    renamed: ClassVar[dict[str, str]] = {
+        key: f"options.{key}" for key in ("gan_mode", "adv_weight", "kl_weight", "temperature",
+                                           "ndf", "peer_layers")}
 
     dataset: str = "fashion_mnist"
     data_root: str = ""
     peers: list[str] = field(default_factory=lambda: ["lenet5", "lenet5_half"])
-    peer_layers: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
     peer: PlayerConfig = field(default_factory=lambda: PlayerConfig(
         optim=OptimConfig(name="sgd", lr=0.01, momentum=0.9, weight_decay=5e-4),
         schedule=ScheduleConfig(name="cosine")))
     discriminator: PlayerConfig = field(default_factory=lambda: PlayerConfig(
         optim=OptimConfig(name="adam", lr=2e-4, betas=[0.5, 0.999])))
-    ndf: int = 64  # width of each feature-map discriminator
-    gan_mode: str = "lsgan"
-    adv_weight: float = 1.0
-    kl_weight: float = 1.0
-    temperature: float = 3.0
     train: KDTrainConfig = field(default_factory=KDTrainConfig)

@@ -9,7 +9,8 @@ import torch.nn as nn
 from torch.utils.data import TensorDataset
 
 from dfkd.adversarial_kd.config import KDConfig
-from dfkd.adversarial_kd.data_driven import DataDrivenKD
+from dfkd.adversarial_kd.data_driven import DataDrivenKD, KDOptions
+from dfkd.adversarial_kd.setup import RealDataSetup
 from dfkd.cli import add_run_args, build_run_config
 from dfkd.core.errors import ConfigError
 from dfkd.core.registry import DATASETS
@@ -20,6 +21,8 @@ from dfkd.engine.run import critic_player, setup_run
 from dfkd.engine.run_folder import finish_run, start_run
 from dfkd.knowledge import StudentLoss
 from dfkd.metrics import accuracy
+from dfkd.nets import model_ref
+from dfkd.nets.student_file import student_meta
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -43,7 +46,9 @@ def load_config(args: argparse.Namespace) -> KDConfig:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args)
-    out = Path(args.out or f"runs/kd_{cfg.teacher}_{cfg.student.model}_{cfg.dataset}")
+    teacher_ref = model_ref(cfg.teacher, "teacher", cfg.teacher_ckpt)
+    student_ref = model_ref(cfg.student.model, "student.model")
+    out = Path(args.out or f"runs/kd_{teacher_ref.label}_{student_ref.label}_{cfg.dataset}")
     run = setup_run(cfg, out, args.resume)
     device, student = run.device, run.student
     train = load_tensors(cfg.dataset, cfg.data_root or None, train=True)
@@ -51,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         train = TensorDataset(*(t[:cfg.train.train_subset] for t in train.tensors))
     knowledge = StudentLoss(cfg.student_loss, run.teacher, student, train.tensors[0][:2].to(device),
                             cfg.knowledge).to(device)
-    method = DataDrivenKD(knowledge, train, cfg.train.batch_size, cfg.train.seed, device,
-                          build_augment(cfg.augment, run.spec.image_size))
+    critics = knowledge.critics()  # the adversarial terms' discriminators: the loop's critic
+    setup = RealDataSetup(cfg.train.batch_size, cfg.train.seed, device,
+                          augment=build_augment(cfg.augment, run.spec.image_size),
+                          knowledge=knowledge)
+    method = DataDrivenKD(run.teacher, student, critics if len(critics) else None, KDOptions(),
+                          train, setup)
     iters = cfg.train.epochs * method.steps_per_epoch
     player = Player.from_config("student", student, cfg.student, iters,
                                 aux=nn.ModuleDict({"knowledge": knowledge}))
@@ -64,9 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         method, player, None, iters, out,
         evaluate=lambda: {"acc": accuracy(evaluated, run.test_set, device=device)},
         eval_every=method.steps_per_epoch, log_every=cfg.train.log_every, logger=logger,
-        identity={"method": "kd", "dataset": cfg.dataset, "teacher": cfg.teacher,
-                  "student": cfg.student.model}, critic=critic, amp=cfg.train.amp)
+        identity={"method": "kd", "dataset": cfg.dataset, "teacher": teacher_ref.label,
+                  "student": student_ref.label}, critic=critic, amp=cfg.train.amp)
     return finish_run(loop, args.resume, out, logger, cfg, run.teacher_meta,
                       {"method": "kd", "student_loss": cfg.student_loss,
                        "train_images": len(train)},
-                      steps_per_epoch=method.steps_per_epoch)
+                      steps_per_epoch=method.steps_per_epoch,
+                      student_meta=student_meta(student, student_ref.name, student_ref.kwargs,
+                                                run.spec, dataset=cfg.dataset, method="kd",
+                                                teacher=teacher_ref.name))

@@ -3,16 +3,18 @@ on the real training set, each fooling its own feature-map discriminator (``afd.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
-from dfkd.adversarial_kd.afd import AFD
 from dfkd.adversarial_kd.config import AFDConfig
+from dfkd.adversarial_kd.registry import METHODS
+from dfkd.adversarial_kd.setup import RealDataSetup
 from dfkd.cli import add_common_args, config_from_flags
-from dfkd.core.config import to_dict
+from dfkd.core.config import read_options, to_dict
 from dfkd.core.errors import ConfigError
 from dfkd.core.io import write_json
 from dfkd.core.registry import UnknownNameError
@@ -47,7 +49,11 @@ def load_config(args: argparse.Namespace) -> AFDConfig:
     cfg = config_from_flags(AFDConfig(), "afd", args.dataset, args, flags)
     if cfg.dataset != args.dataset:
         raise ConfigError("set the dataset with --dataset, not in the config")
-    return cfg
+    if len(cfg.peers) != 2:
+        raise ConfigError(f"AFD trains exactly two peers, got {len(cfg.peers)}: set peers to two "
+                          "model names, e.g. [lenet5, lenet5_half]")
+    return dataclasses.replace(cfg, options=read_options(METHODS.get("afd").Options,
+                                                         cfg.options, "afd"))
 
 
 def build_peers(names: list[str], in_channels: int, num_classes: int) -> nn.ModuleDict:
@@ -74,9 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         train = TensorDataset(*(t[:cfg.train.train_subset] for t in train.tensors))
     test_set = load_tensors(cfg.dataset, root, train=False)
     seed_everything(cfg.train.seed)
-    peers = build_peers(cfg.peers, spec.in_channels, spec.num_classes).to(device)
-    method = AFD(peers, train, cfg.train.batch_size, cfg.train.seed, device, cfg.peer_layers,
-                 cfg.gan_mode, cfg.adv_weight, cfg.kl_weight, cfg.temperature, cfg.ndf)
+    built = build_peers(cfg.peers, spec.in_channels, spec.num_classes).to(device)
+    # peer 0 in the teacher slot, peer 1 in the student's; None: AFD builds its discriminators
+    method = METHODS.get("afd")(built["0"], built["1"], None, cfg.options, train,
+                                RealDataSetup(cfg.train.batch_size, cfg.train.seed, device))
+    peers = method.peers
     iters = cfg.train.epochs * method.steps_per_epoch
     player = Player.from_config("peer", peers, cfg.peer, iters,
                                 aux=nn.ModuleDict({"transfers": method.transfers}))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from dfkd.engine.config import GANTrainConfig, PlayerConfig, linear_gan_optim
 from dfkd.gan.evaluation import FIDConfig
@@ -9,17 +10,29 @@ from dfkd.gan.evaluation import FIDConfig
 
 @dataclass
 class GANConfig:
-    """Training a pix2pix or CycleGAN teacher (``tools/train_gan.py``), original option names.
+    """Training a pix2pix, CycleGAN or DCGAN teacher (``tools/train_gan.py``), original
+    option names.
 
-    The task decides the model: a paired task (``edges2fashion``) trains pix2pix (cGAN +
-    ``l1_weight``·L1), an unpaired one (``sneaker2boot``) CycleGAN (GAN + ``lambda_A``/
-    ``lambda_B``·cycle + ``lambda_identity``·identity, image pools of ``pool_size``).
-    The unconditional task (``fashion``) trains a DCGAN of ``nz``, ``ngf`` and ``ndf``
-    (``netG``/``netD``/``norm``/``n_layers_D`` are the image-to-image options).
-    ``fid`` says which features give FID at each evaluation.
+    The task decides the model (there is no ``method`` key): a paired task
+    (``edges2fashion``) trains pix2pix, an unpaired one (``sneaker2boot``) CycleGAN, the
+    unconditional task (``fashion``) a DCGAN of ``nz``, ``ngf`` and ``ndf``
+    (``netG``/``netD``/``norm``/``n_layers_D``/``dropout`` are the image-to-image
+    networks'). ``options:`` holds the model's loss settings, checked against its
+    ``Options`` dataclass when the config is read: pix2pix ``gan_mode``, ``l1_weight``
+    (cGAN + l1_weight·L1); CycleGAN ``gan_mode``, ``lambda_A``, ``lambda_B``,
+    ``lambda_identity``, ``pool_size`` (GAN + λ_A/λ_B·cycle + λ_idt·identity, image pools);
+    DCGAN ``gan_mode``. ``fid`` says which features give FID at each evaluation.
     """
 
+    # the loss settings were top-level keys before they moved into options:
+    renamed: ClassVar[dict[str, str]] = {
+        key: f"options.{key}" for key in ("gan_mode", "l1_weight", "lambda_A", "lambda_B",
+                                           "lambda_identity", "pool_size")}
+
     task: str = "edges2fashion"
+    # the task's model's own options (Pix2PixOptions, CycleGANOptions or DCGANOptions);
+    # a key the model does not take is an error naming it
+    options: dict[str, Any] = field(default_factory=dict)
     data_root: str = ""
     netG: str = "resnet_9blocks"
     nz: int = 100
@@ -29,12 +42,6 @@ class GANConfig:
     netD: str = "basic"
     ndf: int = 64
     n_layers_D: int = 3
-    gan_mode: str = "vanilla"
-    l1_weight: float = 100.0
-    lambda_A: float = 10.0
-    lambda_B: float = 10.0
-    lambda_identity: float = 0.5
-    pool_size: int = 0
     fid: FIDConfig = field(default_factory=FIDConfig)
     generator: PlayerConfig = field(default_factory=linear_gan_optim)
     discriminator: PlayerConfig = field(default_factory=linear_gan_optim)

@@ -8,8 +8,17 @@ discriminator takes its step on ½[L(D(real), real) + L(D(pool(fake)), fake)] wi
 50-image pools. As in the original code (``itertools.chain`` optimizers) both generators
 are one player and both discriminators the other. Batches of A and B are drawn
 independently, each a function of (seed, iteration), so ``--resume`` is exact.
+
+The family's constructor, ``Method(teacher, student, adversary, options, data, setup)``,
+read for a GAN that trains from data alone: no teacher (``None``); the student is the
+generators' player, ``{"G_A", "G_B"}``, and the adversary the discriminators',
+``{"D_A", "D_B"}`` (``nn.ModuleDict``s); ``options`` are :class:`CycleGANOptions`,
+``data`` a :class:`TranslationData` of domain A (``inputs``) and domain B (``targets``),
+``setup`` a :class:`GANSetup`.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -20,37 +29,56 @@ from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.image_pool import ImagePool
 from dfkd.engine.logger import RunLogger
 from dfkd.gan.evaluation import GRID, generate
+from dfkd.gan.setup import GANSetup, TranslationData
+from dfkd.gan_teachers.data import check_no_teacher
 from dfkd.gan_teachers.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
 
 
+@dataclass(frozen=True)
+class CycleGANOptions:
+    """CycleGAN's loss (Zhu et al. 2017, eq. 3 and section 5.2; the original code's option
+    names): LSGAN, cycle weights λ_A = λ_B = 10, identity weight λ_idt = 0.5 (a share of
+    λ_A/λ_B; 0: no identity loss) and image pools of 50 generated images (0: none)."""
+
+    gan_mode: str = "lsgan"
+    lambda_A: float = 10.0  # ‖G_B(G_A(a)) − a‖₁
+    lambda_B: float = 10.0  # ‖G_A(G_B(b)) − b‖₁
+    lambda_identity: float = 0.5
+    pool_size: int = 50
+
+
 @METHODS.register("cyclegan")
 class CycleGAN:
-    """Unpaired translation between ``domain_a`` and ``domain_b`` image sets."""
+    """Unpaired translation between domain A (``data.inputs``) and B (``data.targets``)."""
 
-    def __init__(self, generators: nn.ModuleDict, discriminators: nn.ModuleDict,
-                 domain_a: torch.Tensor, domain_b: torch.Tensor, batch_size: int, seed: int,
-                 device: torch.device, gan_mode: str = "lsgan", lambda_a: float = 10.0,
-                 lambda_b: float = 10.0, lambda_identity: float = 0.5,
-                 pool_size: int = 50) -> None:
+    Options = CycleGANOptions
+
+    def __init__(self, teacher: None, student: nn.ModuleDict, adversary: nn.ModuleDict,
+                 options: CycleGANOptions, data: TranslationData, setup: GANSetup) -> None:
+        check_no_teacher("cyclegan", teacher)
+        domain_a, domain_b, batch_size = data.inputs, data.targets, setup.batch_size
         for name, images in (("A", domain_a), ("B", domain_b)):
             if len(images) < batch_size:
                 raise ConfigError(f"train.batch_size {batch_size} exceeds the {len(images)} "
                                   f"images of domain {name}")
-        if lambda_identity > 0 and domain_a.shape[1] != domain_b.shape[1]:
+        if options.lambda_identity > 0 and domain_a.shape[1] != domain_b.shape[1]:
             raise ConfigError(f"the identity loss needs domains of equal channels, got "
                               f"{domain_a.shape[1]} and {domain_b.shape[1]}: set "
-                              "lambda_identity=0")
-        check_gan_mode(gan_mode)
-        self.G_A, self.G_B = generators["G_A"], generators["G_B"]
-        self.D_A, self.D_B = discriminators["D_A"], discriminators["D_B"]
+                              "options.lambda_identity: 0")
+        check_gan_mode(options.gan_mode)
+        self.options = options
+        self.G_A, self.G_B = student["G_A"], student["G_B"]
+        self.D_A, self.D_B = adversary["D_A"], adversary["D_B"]
         self.domain_a, self.domain_b = domain_a, domain_b
-        self.device = device
-        self.gan_mode = gan_mode
-        self.lambda_a, self.lambda_b, self.lambda_identity = lambda_a, lambda_b, lambda_identity
-        self.order_a = EpochOrder(len(domain_a), batch_size, seed)
-        self.order_b = EpochOrder(len(domain_b), batch_size, seed + 1)
-        self.fake_a_pool, self.fake_b_pool = ImagePool(pool_size), ImagePool(pool_size)
+        self.device = setup.device
+        self.gan_mode = options.gan_mode
+        self.lambda_a, self.lambda_b = options.lambda_A, options.lambda_B
+        self.lambda_identity = options.lambda_identity
+        self.order_a = EpochOrder(len(domain_a), batch_size, setup.seed)
+        self.order_b = EpochOrder(len(domain_b), batch_size, setup.seed + 1)
+        self.fake_a_pool = ImagePool(options.pool_size)
+        self.fake_b_pool = ImagePool(options.pool_size)
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         return (self.domain_a[self.order_a.indices(iteration)].to(self.device),

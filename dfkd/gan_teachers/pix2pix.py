@@ -4,10 +4,18 @@ pix2pix (Isola et al. 2017, eq. 4): G* = arg min_G max_D L_cGAN(G, D) + λ·L_L1
 D a PatchGAN shown (input, output) pairs. In the loop's terms the discriminator is the
 adversary and the generator the "student": per iteration D takes its step on
 ½[L(D(x, y), real) + L(D(x, G(x)), fake)], then G on L(D(x, G(x)), real) + λ·‖G(x) − y‖₁.
-Batches are a function of (seed, iteration), as in ``dfkd.adversarial_kd.data_driven``, so ``--resume``
-sees the batches a straight run would.
+Batches are a function of (seed, iteration), as in ``dfkd.adversarial_kd.data_driven``, so
+``--resume`` sees the batches a straight run would.
+
+The family's constructor is the distilling families' ``Method(teacher, student, adversary,
+options, data, setup)``, read for a GAN that trains from data alone: there is no teacher
+(``None``), the generator G is the student (the player the loop calls "generator") and the
+discriminator D the adversary; ``options`` are :class:`Pix2PixOptions`, ``data`` a paired
+:class:`TranslationData`, ``setup`` a :class:`GANSetup`.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -18,27 +26,45 @@ from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import StatelessMethod
 from dfkd.gan.evaluation import GRID, generate
+from dfkd.gan.setup import GANSetup, TranslationData
+from dfkd.gan_teachers.data import check_no_teacher
 from dfkd.gan_teachers.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
 
 
+@dataclass(frozen=True)
+class Pix2PixOptions:
+    """pix2pix's loss (Isola et al. 2017, eq. 4): the cGAN loss of ``gan_mode`` (the paper's:
+    vanilla, the cross-entropy GAN loss) plus ``l1_weight``·L1, the paper's λ = 100."""
+
+    gan_mode: str = "vanilla"
+    l1_weight: float = 100.0  # λ
+
+
 @METHODS.register("pix2pix")
 class Pix2Pix(StatelessMethod):
-    """Paired image-to-image translation: ``inputs[i]`` should become ``targets[i]``."""
+    """Paired image-to-image translation: ``data.inputs[i]`` should become ``data.targets[i]``."""
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, inputs: torch.Tensor,
-                 targets: torch.Tensor, batch_size: int, seed: int, device: torch.device,
-                 gan_mode: str = "vanilla", l1_weight: float = 100.0) -> None:
+    Options = Pix2PixOptions
+
+    def __init__(self, teacher: None, student: nn.Module, adversary: nn.Module,
+                 options: Pix2PixOptions, data: TranslationData, setup: GANSetup) -> None:
+        check_no_teacher("pix2pix", teacher)
+        inputs, targets, batch_size = data.inputs, data.targets, setup.batch_size
+        if not data.paired:
+            raise ConfigError("pix2pix needs paired data (inputs[i] -> targets[i]); an unpaired "
+                              "task trains CycleGAN")
         if len(inputs) != len(targets):
             raise ConfigError(f"pix2pix needs pairs: {len(inputs)} inputs, {len(targets)} targets")
         if len(inputs) < batch_size:
             raise ConfigError(f"train.batch_size {batch_size} exceeds the {len(inputs)} pairs")
-        check_gan_mode(gan_mode)
-        self.generator, self.discriminator = generator, discriminator
+        check_gan_mode(options.gan_mode)
+        self.options = options
+        self.generator, self.discriminator = student, adversary
         self.inputs, self.targets = inputs, targets
-        self.device = device
-        self.gan_mode, self.l1_weight = gan_mode, l1_weight
-        self.order = EpochOrder(len(inputs), batch_size, seed)
+        self.device = setup.device
+        self.gan_mode, self.l1_weight = options.gan_mode, options.l1_weight
+        self.order = EpochOrder(len(inputs), batch_size, setup.seed)
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         index = self.order.indices(iteration)

@@ -2,7 +2,8 @@
 
 ``--task edges2fashion`` (alias ``pix2pix``) trains pix2pix, ``--task sneaker2boot`` (alias
 ``cyclegan``) CycleGAN, ``--task fashion`` (alias ``dcgan``) an unconditional DCGAN, each
-from ``configs/gan/<task>.yaml`` unless ``--config`` is given.
+from ``configs/gan/<task>.yaml`` unless ``--config`` is given; the config's ``options:``
+are that model's (e.g. ``--set options.l1_weight=50``).
 The run folder holds the loop's ``latest.pt``/``best.pt`` (exact ``--resume``),
 ``metrics.json``, TensorBoard (losses, test-set quality, image grids) and, at the end, the
 networks in the original code's files: ``latest_net_G.pth``/``latest_net_D.pth`` (pix2pix),
@@ -13,12 +14,13 @@ as the DCGAN example saves its nets (``generators.dcgan`` loads them).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import torch.nn as nn
 
 from dfkd.cli import add_gan_args, build_gan_config
-from dfkd.core.config import to_dict
+from dfkd.core.config import read_options, to_dict
 from dfkd.core.errors import ConfigError
 from dfkd.core.io import write_json
 from dfkd.data.gan_tasks import PAIRED_TASKS, UNCONDITIONAL_TASKS, fashion_images, load_gan_task
@@ -26,6 +28,7 @@ from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.engine.run import prepare_device
 from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
 from dfkd.gan.evaluation import compare, generate, latent_bank, task_features, task_fid
+from dfkd.gan.setup import GANSetup, TranslationData
 from dfkd.gan_teachers.config import GANConfig
 from dfkd.gan_teachers.registry import METHODS
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator, save_dcgan_state
@@ -45,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = build_gan_config(GANConfig(), "gan", args)
     task = cfg.task
     model = model_for_task(task)
+    # the task names the model, whose Options the config's options: are read into
+    options = read_options(METHODS.get(model).Options, cfg.options, model)
+    cfg = dataclasses.replace(cfg, options=options)
     device = prepare_device(cfg.train)
     out = Path(args.out or f"runs/{model}_{task}")
     check_out(out, args.resume)
@@ -92,17 +98,15 @@ def build_translation(cfg: GANConfig, model: str, root, device, features):
     train_a, train_b = load_gan_task(cfg.task, root, train=True)
     test_a, test_b = (t[:cfg.train.eval_pairs] for t in load_gan_task(cfg.task, root, train=False))
     nets = build_networks(cfg, model, train_a.shape[1], train_b.shape[1], device)
+    # no teacher: the generator(s) are the student, the discriminator(s) the adversary
+    method = METHODS.get(model)(None, nets["G"], nets["D"], cfg.options,
+                                TranslationData(train_a, train_b, paired=cfg.task in PAIRED_TASKS),
+                                GANSetup(cfg.train.batch_size, cfg.train.seed, device))
     if model == "pix2pix":
-        method = METHODS.get(model)(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
-                         cfg.train.seed, device, cfg.gan_mode, cfg.l1_weight)
-
         def evaluate() -> dict[str, float]:
             fake = generate(nets["G"], test_a, device)
             return {**compare(fake, test_b), **task_fid(fake, test_b, features)}
         return nets, method, evaluate, "psnr", False
-    method = METHODS.get(model)(nets["G"], nets["D"], train_a, train_b, cfg.train.batch_size,
-                      cfg.train.seed, device, cfg.gan_mode, cfg.lambda_A, cfg.lambda_B,
-                      cfg.lambda_identity, cfg.pool_size)
 
     def evaluate() -> dict[str, float]:
         return cycle_quality(nets["G"], test_a, test_b, features, device)
@@ -119,8 +123,8 @@ def build_dcgan(cfg: GANConfig, model: str, root, device, features):
     test = fashion_images(root, train=False)[:cfg.train.eval_pairs]
     nets = {"G": DCGANGenerator(cfg.nz, cfg.ngf, images.shape[1]).to(device),
             "D": DCGANDiscriminator(cfg.ndf, images.shape[1]).to(device)}
-    method = METHODS.get(model)(nets["G"], nets["D"], images, cfg.train.batch_size,
-                              cfg.train.seed, device, cfg.gan_mode)
+    method = METHODS.get(model)(None, nets["G"], nets["D"], cfg.options, images,
+                                GANSetup(cfg.train.batch_size, cfg.train.seed, device))
     z = latent_bank(len(test), cfg.nz)
 
     def evaluate() -> dict[str, float]:

@@ -23,8 +23,8 @@ from dfkd.core.io import seed_everything
 from dfkd.core.modes import eval_mode
 from dfkd.engine.run import resolve_device
 from dfkd.engine.run_folder import check_out
+from dfkd.gan.setup import TranslationData
 from dfkd.generator_distillation.config import CompressConfig
-from dfkd.generator_distillation.gan_compression import TranslationData
 from dfkd.generator_distillation.registry import METHODS
 from dfkd.generator_distillation.train import check_channels, compress_run
 from generators.gan_checkpoint import load_discriminator_state, load_pix2pix_state

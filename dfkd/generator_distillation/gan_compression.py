@@ -27,7 +27,7 @@ from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import StatelessMethod
 from dfkd.gan.evaluation import GRID, generate
-from dfkd.gan.setup import GANSetup
+from dfkd.gan.setup import GANSetup, TranslationData
 from dfkd.generator_distillation.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
 from dfkd.nets.hooks import PairRecorder
@@ -68,16 +68,6 @@ class GANCompressionOptions:
     recon_weight: float = 100.0
     distill_weight: float = 1.0
     distill_layers: list[str] = field(default_factory=list)
-
-
-@dataclass
-class TranslationData:
-    """Training images of a task: ``inputs[i]`` → ``targets[i]`` when ``paired``, else
-    ``targets`` are real images of the target domain."""
-
-    inputs: torch.Tensor
-    targets: torch.Tensor
-    paired: bool
 
 
 @METHODS.register("gan_compression")

@@ -25,9 +25,8 @@ from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.engine.run import prepare_device
 from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
 from dfkd.gan.evaluation import compare, generate, task_features, task_fid
-from dfkd.gan.setup import GANSetup
+from dfkd.gan.setup import GANSetup, TranslationData
 from dfkd.generator_distillation.config import CompressConfig
-from dfkd.generator_distillation.gan_compression import TranslationData
 from dfkd.generator_distillation.registry import METHODS
 from dfkd.metrics.cost import teacher_student_cost
 from generators.gan_checkpoint import (
