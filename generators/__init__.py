@@ -14,6 +14,7 @@ from dfkd.core.registry import GENERATORS
 from generators.conditional import ConditionalGenerator, balanced_labels
 from generators.dafl import DAFLGenerator
 from generators.multi import MultiGenerator
+from generators.pixels import PixelBatch  # noqa: F401  (registers "pixels", DeepInversion)
 
 
 def build_generator(name: str, nz: int, ngf: int, img_size: int, channels: int,

@@ -77,6 +77,33 @@ def teacher(fake_data_root, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def bn_teacher(fake_data_root, tmp_path_factory) -> Path:
+    """A LeNet-5 with BatchNorm (``lenet5_bn``) trained for one epoch on the fake data: the
+    teacher the inversion methods' Fashion-MNIST configs name."""
+    path = tmp_path_factory.mktemp("bn_teacher") / "lenet5_bn.pt"
+    subprocess.run([sys.executable, "tools/train_teacher.py", "--model", "lenet5_bn", "--epochs",
+                    "1", "--data-root", str(fake_data_root), "--out", str(path)],
+                   cwd=ROOT, check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture
+def method_teacher(request):
+    """``method_teacher(name)``: the tiny teacher file of the architecture a data-free
+    method's Fashion-MNIST config names (``lenet5``, or ``lenet5_bn`` for the methods that
+    need BatchNorm statistics)."""
+    from dfkd.core.config import CONFIG_DIR, read_yaml
+
+    fixtures = {"lenet5": "teacher", "lenet5_bn": "bn_teacher"}
+
+    def pick(method: str) -> Path:
+        arch = read_yaml(CONFIG_DIR / method / "fashion_mnist.yaml").get("teacher", "lenet5")
+        return request.getfixturevalue(fixtures[arch])
+
+    return pick
+
+
 def make_method(name, teacher, student, generator, spec, options=None, **setup):
     """A registered data-free method built as train_dfkd builds it: ``options`` a mapping
     read into the method's Options (as the config's ``options:``), the rest its

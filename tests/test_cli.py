@@ -53,7 +53,8 @@ def checkpoint_accuracy(path, data_root):
 
 
 @pytest.mark.parametrize("method", METHODS.names())
-def test_smoke_run_writes_metrics_and_logs(method, teacher, fake_data_root, tmp_path, capsys):
+def test_smoke_run_writes_metrics_and_logs(method, method_teacher, fake_data_root, tmp_path, capsys):
+    teacher = method_teacher(method)
     out = tmp_path / "run"
     assert train_dfkd(dfkd_args(method, teacher, fake_data_root, out, 3)) == 0
     printed = capsys.readouterr().out
@@ -74,8 +75,9 @@ def test_smoke_run_writes_metrics_and_logs(method, teacher, fake_data_root, tmp_
 
 
 @pytest.mark.parametrize("method", METHODS.names())
-def test_cli_resume_equals_straight_run(method, teacher, fake_data_root, tmp_path):
+def test_cli_resume_equals_straight_run(method, method_teacher, fake_data_root, tmp_path):
     """With replay and augmentation on, so their state and random draws resume too."""
+    teacher = method_teacher(method)
     extra = ["--set", "replay.capacity=40", "--set", "replay.policy=reservoir",
              "--set", "augment.crop_padding=2", "--set", "augment.flip=true",
              # a cosine schedule spans --iters unless its horizon is fixed (ZSKT's is cosine)
@@ -157,7 +159,8 @@ def test_cifar_style_networks_run_through_the_cli(fake_data_root, tmp_path):
 
 
 @pytest.mark.parametrize("method", METHODS.names())
-def test_sample_grid_one_row_per_class(method, teacher, fake_data_root, tmp_path, capsys):
+def test_sample_grid_one_row_per_class(method, method_teacher, fake_data_root, tmp_path, capsys):
+    teacher = method_teacher(method)
     from PIL import Image
 
     from dfkd.discriminator_distillation.sample import main as sample

@@ -154,10 +154,11 @@ class AdversarialLoop:
             params = [p for p in player.parameters() if p.grad is not None]
             norm = torch.nn.utils.get_total_norm([p.grad for p in params])
             if not torch.isfinite(norm) and scaler is None:  # before the step: weights stay good
-                name = next(n for n, p in player.named_parameters()
-                            if p.grad is not None and not torch.isfinite(p.grad).all())
-                raise self._divergence(f"{player.name} gradient of {name} is not finite",
-                                       iteration, losses, player)
+                bad = [n for n, p in player.named_parameters()
+                       if p.grad is not None and not torch.isfinite(p.grad).all()]
+                what = (f"gradient of {bad[0]} is not finite" if bad else  # or each is, but
+                        f"gradient norm overflows ({float(norm)})")  # their norm is not
+                raise self._divergence(f"{player.name} {what}", iteration, losses, player)
             if player.clip_grad:
                 torch.nn.utils.clip_grads_with_norm_(params, player.clip_grad, norm)
             if scaler:  # float16: an overflowing step is skipped and the scale lowered
