@@ -25,7 +25,7 @@ from dfkd.discriminator_distillation.replay import ReplayBuffer
 from dfkd.discriminator_distillation.train import main as train_dfkd
 from dfkd.engine import AdversarialLoop, Player
 from dfkd.losses import BNStatisticsPrior, bn_statistics_loss
-from dfkd.losses.fast_synthesis import agreement_masked_kl
+from dfkd.losses.agreement import agreement_masked_kl
 from dfkd.nets import build_model, save_weights
 from generators import build_generator
 

@@ -17,7 +17,7 @@ from dfkd.data.specs import DatasetSpec
 from dfkd.discriminator_distillation.methods.nayer import NoisyLayers, k_to_1_labels
 from dfkd.discriminator_distillation.replay import ReplayBuffer
 from dfkd.losses import bn_statistics_loss
-from dfkd.losses.nayer import agreement_masked_kl
+from dfkd.losses.agreement import agreement_masked_kl
 from generators import build_generator
 
 SPEC = DatasetSpec("tiny", 1, 8, 10, (0.0,), (1.0,))

@@ -44,6 +44,20 @@ def trainable(*parts: nn.Module | torch.Tensor) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+@contextlib.contextmanager
+def frozen(module: nn.Module) -> Iterator[None]:
+    """No gradients into ``module``'s parameters inside the block (the student while a
+    synthesis loss backpropagates through it to the images), back to what they were after."""
+    params = list(module.parameters())
+    saved = [p.requires_grad for p in params]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, saved):
+            p.requires_grad_(flag)
+
+
 class SynthesisMethod(DataFreeMethod):
     """Base of the methods that synthesize one batch per iteration with an optimization of
     their own and train the student on the memory of all synthesized batches.

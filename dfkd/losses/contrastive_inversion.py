@@ -23,6 +23,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from dfkd.losses.agreement import agreement_masked_kl
+
 
 def instance_contrast(local: torch.Tensor, global_: torch.Tensor, temperature: float,
                       current: int | None = None) -> torch.Tensor:
@@ -52,13 +54,6 @@ def instance_contrast(local: torch.Tensor, global_: torch.Tensor, temperature: f
 def agreement_adversarial_kl(student_logits: torch.Tensor,
                              teacher_logits: torch.Tensor) -> torch.Tensor:
     """CMI's L_adv = −mean_i 1[S and T agree on x_i]·KL(p_T(x_i) ‖ p_S(x_i)), τ = 1, averaged
-    over all N samples; minimizing it drives the agreeing samples toward the student's
-    decision boundary."""
-    if student_logits.dim() != 2 or student_logits.shape != teacher_logits.shape:
-        raise ValueError(f"student and teacher logits must both be (N, K) with the same shape; "
-                         f"got {tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}")
-    log_p_s = F.log_softmax(student_logits, dim=1)
-    log_p_t = F.log_softmax(teacher_logits, dim=1)
-    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)
-    agree = (student_logits.argmax(dim=1) == teacher_logits.argmax(dim=1)).to(kl.dtype)
-    return -(kl * agree).mean()
+    over all N samples (``dfkd.losses.agreement``); minimizing it drives the agreeing
+    samples toward the student's decision boundary."""
+    return -agreement_masked_kl(student_logits, teacher_logits)

@@ -61,9 +61,7 @@ Deviations, with their reasons (also in the configs' comments):
 """
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -73,7 +71,7 @@ import torch.nn.functional as F
 from dfkd.core.errors import ConfigError
 from dfkd.discriminator_distillation.methods.base import DataFreeMethod
 from dfkd.discriminator_distillation.registry import METHODS
-from dfkd.discriminator_distillation.synthesis import SynthesisMethod, trainable
+from dfkd.discriminator_distillation.synthesis import SynthesisMethod, frozen, trainable
 from dfkd.losses import bn_statistics_loss, kd_kl
 from dfkd.losses.contrastive_inversion import agreement_adversarial_kl, instance_contrast
 from dfkd.metrics.collapse import class_entropy, sample_diversity
@@ -216,19 +214,6 @@ def resized_crop(images: torch.Tensor, min_scale: float,
     theta = torch.stack([torch.stack([width, zero, cx], 1), torch.stack([zero, height, cy], 1)], 1)
     grid = F.affine_grid(theta.to(images), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", align_corners=False)
-
-
-@contextlib.contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """No gradients to ``module``'s parameters inside the block (the student during the
-    synthesis: gradients flow through it to the images only)."""
-    saved = [p.requires_grad for p in module.parameters()]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(module.parameters(), saved):
-            p.requires_grad_(flag)
 
 
 def check_options(o: CMIOptions) -> None:

@@ -49,10 +49,8 @@ Deviations, with reasons:
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import kornia.augmentation as K
@@ -69,9 +67,9 @@ from dfkd.discriminator_distillation.meta import (
 )
 from dfkd.discriminator_distillation.methods.base import DataFreeMethod
 from dfkd.discriminator_distillation.registry import METHODS
-from dfkd.discriminator_distillation.synthesis import SynthesisMethod
+from dfkd.discriminator_distillation.synthesis import SynthesisMethod, frozen
 from dfkd.losses import BNStatisticsPrior, kd_kl
-from dfkd.losses.fast_synthesis import agreement_masked_kl
+from dfkd.losses.agreement import agreement_masked_kl
 from dfkd.metrics.collapse import class_entropy, sample_diversity
 
 META_GRADIENTS = ("fomaml", "reptile")
@@ -96,20 +94,6 @@ class FastDFKDOptions:
     crop_padding: int = 4  # the teacher's view a(x) during synthesis: random crop ...
     flip: float = 0.5  # ... and horizontal flip with this probability
     reset_round: int = 140  # re-initialize l1.0 before this round (1-based); 0: never
-
-
-@contextlib.contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """No gradients for ``module``'s parameters inside the block (the student while the
-    synthesis loss backpropagates through it to the images), as they were after."""
-    saved = [(p, p.requires_grad) for p in module.parameters()]
-    for p, _ in saved:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in saved:
-            p.requires_grad_(flag)
 
 
 @METHODS.register("fast_dfkd")

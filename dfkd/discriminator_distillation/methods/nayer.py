@@ -66,7 +66,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,10 +79,10 @@ from dfkd.data.augment import MixUp
 from dfkd.discriminator_distillation.grids import rows_by_class
 from dfkd.discriminator_distillation.methods.base import FORGETTING_BANK, IMAGE_BANK, PER_CLASS
 from dfkd.discriminator_distillation.registry import METHODS
-from dfkd.discriminator_distillation.synthesis import SynthesisMethod, trainable
+from dfkd.discriminator_distillation.synthesis import SynthesisMethod, frozen, trainable
 from dfkd.engine.logger import RunLogger
 from dfkd.losses import BNStatisticsPrior, kd_kl
-from dfkd.losses.nayer import agreement_masked_kl
+from dfkd.losses.agreement import agreement_masked_kl
 from dfkd.metrics.collapse import class_entropy, sample_diversity
 
 # private seeds of the noisy layers behind the logged grids and measurements (fixed, like
@@ -176,20 +175,6 @@ def reinitialize(module: nn.Module) -> None:
             raise ConfigError(f"nayer rebuilds the generator every generator_life epochs, but "
                               f"its {type(m).__name__} has no reset_parameters(): use a "
                               "generator built of standard layers (e.g. generator.model: dfad)")
-
-
-@contextlib.contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """No gradients into ``module``'s parameters inside the block (the student during a
-    round: the adversarial term only steers G)."""
-    params = list(module.parameters())
-    saved = [p.requires_grad for p in params]
-    module.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, saved):
-            p.requires_grad_(flag)
 
 
 class NoisyLayers(nn.Module):
