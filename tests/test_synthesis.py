@@ -27,7 +27,7 @@ class Rounds(SynthesisMethod):
         super().__init__(*args, **kwargs)
         self.rounds: list[int] = []
 
-    def synthesize(self, iteration):
+    def synthesize_round(self, iteration):
         self.rounds.append(iteration)
         x = torch.randn(4, 1, 8, 8, requires_grad=True)
         optimizer = torch.optim.Adam([x], lr=0.1)

@@ -7,7 +7,8 @@ latents — with a fresh optimizer per round, as their papers' code creates one 
 learns from batches drawn from that memory.
 
 On the shared loop one iteration is one round:
-- ``begin_iteration`` (called by the loop before the phases) runs :meth:`synthesize` once
+- ``begin_iteration`` (called by the loop before the phases) runs :meth:`synthesize_round`
+  once
   and stores its batch with the teacher's logits in the memory, which is the config's
   ``replay`` buffer (its ``capacity`` bounds it; its content is checkpointed);
 - the generator player takes ``generator.steps`` steps of ``generator_loss``: 0 where all
@@ -62,7 +63,7 @@ class SynthesisMethod(DataFreeMethod):
     """Base of the methods that synthesize one batch per iteration with an optimization of
     their own and train the student on the memory of all synthesized batches.
 
-    A subclass implements :meth:`synthesize` (one round: returns the batch, the teacher's
+    A subclass implements :meth:`synthesize_round` (one round: returns the batch, the teacher's
     logits on it, and figures to log) and :meth:`distill` (the student loss on a memory
     batch); where it has an outer step on persistent weights it implements
     ``generator_loss`` and sets ``generator.steps: 1`` in its config.
@@ -75,7 +76,7 @@ class SynthesisMethod(DataFreeMethod):
                               "synthesized samples: set replay.capacity (e.g. 20000)")
         self._synthesized_at: int | None = None
 
-    def synthesize(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor,
+    def synthesize_round(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor,
                                                   dict[str, torch.Tensor]]:
         """One synthesis round: ``(images, teacher_logits, logged figures)``."""
         raise NotImplementedError
@@ -84,7 +85,7 @@ class SynthesisMethod(DataFreeMethod):
         """Synthesize this iteration's batch (once, even if called again) into the memory."""
         if self._synthesized_at == iteration:
             return {}
-        images, teacher_logits, logged = self.synthesize(iteration)
+        images, teacher_logits, logged = self.synthesize_round(iteration)
         self.remember(images.detach(), teacher_logits.detach())
         self._synthesized_at = iteration
         return {f"synthesis/{k}": v.detach() for k, v in logged.items()}

@@ -55,9 +55,6 @@ Deviations, with their reasons (also in the configs' comments):
   code writes each batch to PNG (8-bit) and reshuffles a DataLoader over all of them.
 - Bank rows are drawn with ``torch.randperm`` (the checkpointed torch RNG) instead of
   Python's ``random.sample``, so that ``--resume`` is exact.
-- ``synthesize`` shadows ``DataFreeMethod.synthesize(z)`` (images of G at fixed latents,
-  used for the forgetting bank and the collapse figures); those two measurements are
-  re-stated here to call the base's explicitly (they belong in the base).
 """
 from __future__ import annotations
 
@@ -69,12 +66,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dfkd.core.errors import ConfigError
-from dfkd.discriminator_distillation.methods.base import DataFreeMethod
 from dfkd.discriminator_distillation.registry import METHODS
 from dfkd.discriminator_distillation.synthesis import SynthesisMethod, frozen, trainable
 from dfkd.losses import bn_statistics_loss, kd_kl
 from dfkd.losses.contrastive_inversion import agreement_adversarial_kl, instance_contrast
-from dfkd.metrics.collapse import class_entropy, sample_diversity
 from dfkd.nets.hooks import FeatureRecorder
 from dfkd.nets.resnet_cifar import CifarResNet
 
@@ -297,7 +292,7 @@ class CMI(SynthesisMethod):
                          + o.contrastive * terms["contrast"])
         return terms, images, torch.cat([local_features, global_features], dim=1)
 
-    def synthesize(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor,
+    def synthesize_round(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor,
                                                   dict[str, torch.Tensor]]:
         o = self.options
         z = torch.randn(o.synthesis_batch, self.nz, device=self.device)
@@ -349,17 +344,3 @@ class CMI(SynthesisMethod):
         self.head.load_state_dict(state["head"])
         self.head_optimizer.load_state_dict(state["head_optimizer"])
         self.feature_bank.load_state_dict(state["feature_bank"])
-
-    # -- measurements on G at fixed latents (the base's, see the module docstring) ---------
-    @torch.no_grad()
-    def early_bank_agreement(self, iteration: int, student: nn.Module | None = None) -> float:
-        if not self.bank.filled:
-            images = DataFreeMethod.synthesize(self, self._bank_z)
-            self.bank.capture(images, self.teacher(images), iteration)
-        return self.bank.agreement(student or self.student)
-
-    @torch.no_grad()
-    def collapse_figures(self) -> dict[str, float]:
-        images = DataFreeMethod.synthesize(self, self._image_z)
-        return {"class_entropy": class_entropy(self.teacher(images)),
-                "sample_diversity": sample_diversity(images)}

@@ -144,7 +144,7 @@ class FastDFKD(SynthesisMethod):
                 if name == FIRST_LAYER or name.endswith("." + FIRST_LAYER)]
 
     # -- one synthesis round ------------------------------------------------------------
-    def synthesize(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor,
+    def synthesize_round(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor,
                                                   dict[str, torch.Tensor]]:
         """k inner steps from a copy of the meta-generator; keeps the outer gradient."""
         if self._outer is not None:

@@ -345,7 +345,7 @@ class NAYER(SynthesisMethod):
         logged.update(best_loss=torch.tensor(best_loss), rebuilt=torch.tensor(float(rebuilt)))
         return best, teacher_logits, logged
 
-    def synthesize(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor,
+    def synthesize_round(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor,
                                                   dict[str, torch.Tensor]]:
         """This iteration's round; iteration 0 first runs the warm-up rounds (each into
         the memory), so the student's first step follows them as in the code."""
