@@ -104,6 +104,28 @@ def method_teacher(request):
     return pick
 
 
+#: option names of the synthesis-round methods that set their cost, and small values for the
+#: tests (matched by name on the method's Options, so a new method needs no entry here)
+TINY_OPTION_VALUES = {"inner_steps": 2, "steps": 2, "warmup_rounds": 1, "warmup_epochs": 1,
+                      "warmup_rounds_per_epoch": 1, "rounds_per_epoch": 1, "synthesis_batch": 16,
+                      "synthesis_batch_size": 16}
+
+
+def tiny_options(method: str) -> list[str]:
+    """``--set`` flags that make a data-free method's run cheap: its own cost options
+    (:data:`TINY_OPTION_VALUES`, where its Options has them) and two student steps."""
+    import dataclasses
+
+    from dfkd.discriminator_distillation import METHODS
+
+    names = {f.name for f in dataclasses.fields(METHODS.get(method).Options)}
+    flags = ["--set", "student.steps=2"]
+    for name, value in TINY_OPTION_VALUES.items():
+        if name in names:
+            flags += ["--set", f"options.{name}={value}"]
+    return flags
+
+
 def make_method(name, teacher, student, generator, spec, options=None, **setup):
     """A registered data-free method built as train_dfkd builds it: ``options`` a mapping
     read into the method's Options (as the config's ``options:``), the rest its

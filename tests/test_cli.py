@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import tiny_options
 import torch
 
 from dfkd.core.errors import CheckpointError, ConfigError, DatasetMissingError, DfkdError
@@ -19,7 +20,7 @@ TINY = ["--set", "generator.ngf=4", "--set", "generator.nz=8", "--set", "train.e
 
 def dfkd_args(method, teacher, data_root, out, iters):
     return ["--method", method, "--teacher-ckpt", str(teacher), "--data-root", str(data_root),
-            "--out", str(out), "--iters", str(iters), *TINY]
+            "--out", str(out), "--iters", str(iters), *TINY, *tiny_options(method)]
 
 
 def method_config(method):

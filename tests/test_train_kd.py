@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import tiny_options, ROOT
 from torch.utils.data import TensorDataset
 
 from dfkd.adversarial_kd import RealDataSetup
@@ -129,7 +129,7 @@ def test_every_data_free_method_takes_a_student_loss_block(method, method_teache
             # the block's plumbing is what is checked: one clipped student step per round
             # (CMI's SGD at 0.1 for 20 steps blows VID's variances up on this tiny run)
             "--set", "student.steps=1", "--set", "student.clip_grad=5",
-            "--loss", "kd=1", "vid=1", "rkd_angle=50"]
+            "--loss", "kd=1", "vid=1", "rkd_angle=50", *tiny_options(method)]
     assert train_dfkd(args) == 0
     state = torch.load(out / "latest.pt", weights_only=True)["players"]["student"]
     assert any(key.startswith("knowledge.terms.vid") for key in state["aux"])
