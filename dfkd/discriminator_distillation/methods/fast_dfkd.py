@@ -65,12 +65,10 @@ from dfkd.discriminator_distillation.meta import (
     sum_of_gradients,
     surrogate_loss,
 )
-from dfkd.discriminator_distillation.methods.base import DataFreeMethod
 from dfkd.discriminator_distillation.registry import METHODS
 from dfkd.discriminator_distillation.synthesis import SynthesisMethod, frozen
 from dfkd.losses import BNStatisticsPrior, kd_kl
 from dfkd.losses.agreement import agreement_masked_kl
-from dfkd.metrics.collapse import class_entropy, sample_diversity
 
 META_GRADIENTS = ("fomaml", "reptile")
 FIRST_LAYER = "l1.0"  # the generator layer the code's reset_l0 re-initializes
@@ -238,24 +236,6 @@ class FastDFKD(SynthesisMethod):
         kd = kd_kl(self.student(images), teacher_logits, self.options.temperature)
         return {"loss": kd, "kd": kd}
 
-    # -- figures on fixed latents: the meta-generator's images -----------------------------
-    def _meta_images(self, z: torch.Tensor) -> torch.Tensor:
-        return DataFreeMethod.synthesize(self, z)
-
-    @torch.no_grad()
-    def early_bank_agreement(self, iteration: int, student: nn.Module | None = None) -> float:
-        if not self.bank.filled:
-            images = self._meta_images(self._bank_z)
-            self.bank.capture(images, self.teacher(images), iteration)
-        return self.bank.agreement(student or self.student)
-
-    @torch.no_grad()
-    def collapse_figures(self) -> dict[str, float]:
-        images = self._meta_images(self._image_z)
-        return {"class_entropy": class_entropy(self.teacher(images)),
-                "sample_diversity": sample_diversity(images)}
-
-    # -- checkpoint state -----------------------------------------------------------------
     def state_dict(self) -> dict:
         state = super().state_dict()
         state["bn_momentum"] = self.prior.state_dict() if self.prior is not None else None
