@@ -27,6 +27,7 @@ import torch.nn as nn
 
 from dfkd.core.errors import ConfigError
 from dfkd.discriminator_distillation.methods.base import DataFreeMethod
+from dfkd.losses.bn_prior import BNStatisticsPrior
 
 
 @contextlib.contextmanager
@@ -57,6 +58,17 @@ def frozen(module: nn.Module) -> Iterator[None]:
     finally:
         for p, flag in zip(params, saved):
             p.requires_grad_(flag)
+
+
+def teacher_bn_prior(method: str, teacher: nn.Module, momentum: float = 0.0
+                     ) -> BNStatisticsPrior:
+    """The BN-statistics prior on ``teacher`` of a synthesis-round method, or one error line
+    naming the fix when the teacher has no BatchNorm layer."""
+    if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in teacher.modules()):
+        raise ConfigError(f"{method} matches the teacher's BatchNorm statistics, but the teacher "
+                          f"{type(teacher).__name__} has no BatchNorm layers: use a teacher with "
+                          "BatchNorm (e.g. --teacher lenet5_bn) or set options.bn: 0")
+    return BNStatisticsPrior(teacher, momentum=momentum)
 
 
 class SynthesisMethod(DataFreeMethod):

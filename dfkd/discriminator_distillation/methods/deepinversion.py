@@ -54,8 +54,13 @@ from dfkd.core.errors import ConfigError
 from dfkd.core.modes import eval_mode
 from dfkd.discriminator_distillation.methods.base import FORGETTING_BANK
 from dfkd.discriminator_distillation.registry import METHODS
-from dfkd.discriminator_distillation.synthesis import SynthesisMethod, frozen, trainable
-from dfkd.losses import BNStatisticsPrior, kd_kl
+from dfkd.discriminator_distillation.synthesis import (
+    SynthesisMethod,
+    frozen,
+    teacher_bn_prior,
+    trainable,
+)
+from dfkd.losses import kd_kl
 from dfkd.losses.inversion_priors import image_l2, js_divergence, total_variation
 from dfkd.metrics.collapse import class_entropy, sample_diversity
 from generators.pixels import PixelBatch
@@ -123,14 +128,8 @@ class DeepInversion(SynthesisMethod):
                                   "range (beta1/beta2 in [0, 1), flip in [0, 1], "
                                   "inner_steps >= 1, jitter >= 0)")
         self.feature_prior = None
-        if o.bn > 0:
-            if not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-                       for m in self.teacher.modules()):
-                raise ConfigError(
-                    f"deepinversion matches the teacher's BatchNorm statistics (R_feature), but "
-                    f"the teacher {type(self.teacher).__name__} has no BatchNorm layers: use a "
-                    "teacher with BatchNorm (e.g. --teacher lenet5_bn)")
-            self.feature_prior = BNStatisticsPrior(self.teacher)
+        if o.bn > 0:  # R_feature
+            self.feature_prior = teacher_bn_prior("deepinversion", self.teacher)
 
     # -- one synthesis round ----------------------------------------------------------------
     def objective(self, pixels: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -66,7 +66,7 @@ from dfkd.discriminator_distillation.meta import (
     surrogate_loss,
 )
 from dfkd.discriminator_distillation.registry import METHODS
-from dfkd.discriminator_distillation.synthesis import SynthesisMethod, frozen
+from dfkd.discriminator_distillation.synthesis import SynthesisMethod, frozen, teacher_bn_prior
 from dfkd.losses import BNStatisticsPrior, kd_kl
 from dfkd.losses.agreement import agreement_masked_kl
 
@@ -121,13 +121,7 @@ class FastDFKD(SynthesisMethod):
                               "options.reset_round: 0")
         self.prior: BNStatisticsPrior | None = None
         if o.bn > 0:
-            if not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-                       for m in self.teacher.modules()):
-                raise ConfigError(
-                    f"fast_dfkd's momentum BN loss needs a teacher with BatchNorm layers; "
-                    f"{type(self.teacher).__name__} has none: use a BN teacher (e.g. --teacher "
-                    "lenet5_bn) or set options.bn: 0")
-            self.prior = BNStatisticsPrior(self.teacher, momentum=o.bn_momentum)
+            self.prior = teacher_bn_prior("fast_dfkd", self.teacher, momentum=o.bn_momentum)
         size = self.spec.image_size
         views: list[nn.Module] = []
         if o.crop_padding:
