@@ -232,7 +232,7 @@ def test_bad_settings_are_one_clear_error():
         build({"steps": 0})
     with pytest.raises(ConfigError, match=r"options.bn_momentum must be in \[0, 1\), got 1.0"):
         build({"bn_momentum": 1.0})
-    with pytest.raises(ConfigError, match="leave generator.bn_weight at 0"):
+    with pytest.raises(ConfigError, match="nayer weighs its BN-statistics term with options.bn: set generator.bn_weight: 0"):
         build(bn_weight=1.0)
 
     class NoBN(nn.Module):

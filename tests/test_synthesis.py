@@ -45,11 +45,11 @@ class Rounds(SynthesisMethod):
         return {"loss": loss}
 
 
-def make(tiny_classifier, replay: int | None = 64):
+def make(tiny_classifier, replay: int | None = 64, bn_weight: float = 0.0):
     torch.manual_seed(0)
     teacher, student = tiny_classifier(), tiny_classifier()
     generator = build_generator("dafl", 8, 4, 8, 1, 10)
-    setup = DataFreeSetup(nz=8, batch_size=6,
+    setup = DataFreeSetup(nz=8, batch_size=6, bn_weight=bn_weight,
                           replay=ReplayBuffer(replay) if replay else None, replay_ratio=1.0)
     return Rounds(teacher, student, generator, None, SPEC, setup)
 
@@ -71,6 +71,12 @@ def test_the_memory_is_required(tiny_classifier):
     with pytest.raises(ConfigError, match="Rounds trains the student on the memory of "
                                           "synthesized samples: set replay.capacity"):
         make(tiny_classifier, replay=None)
+
+
+def test_the_generators_bn_prior_is_refused_beside_the_methods_own(tiny_classifier):
+    with pytest.raises(ConfigError, match="^rounds weighs its BN-statistics term with "
+                                          "options.bn: set generator.bn_weight: 0$"):
+        make(tiny_classifier, bn_weight=1.0)
 
 
 def test_an_outer_generator_step_is_refused_where_the_method_has_none(tiny_classifier):

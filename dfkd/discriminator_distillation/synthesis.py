@@ -83,6 +83,9 @@ class SynthesisMethod(DataFreeMethod):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if self.bn_weight > 0:  # the generator prior of the other methods: a second BN term
+            raise ConfigError(f"{type(self).__name__.lower()} weighs its BN-statistics term with "
+                              "options.bn: set generator.bn_weight: 0")
         if self.replay is None:
             raise ConfigError(f"{type(self).__name__} trains the student on the memory of "
                               "synthesized samples: set replay.capacity (e.g. 20000)")

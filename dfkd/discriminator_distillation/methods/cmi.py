@@ -241,9 +241,6 @@ class CMI(SynthesisMethod):
             raise ConfigError(f"cmi inverts the teacher's BatchNorm statistics, but the teacher "
                               f"({type(self.teacher).__name__}) has no BatchNorm2d layer: use a "
                               "teacher with BatchNorm (e.g. --teacher lenet5_bn)")
-        if self.bn_weight:
-            raise ConfigError("cmi weighs its BN-statistics term with options.bn: set "
-                              "generator.bn_weight: 0")
         self._bn_layers = bn_layers
         self._bn_inputs = FeatureRecorder(self.teacher, {n: n for n in bn_layers}, inputs=True)
         self._contrast_layers = contrast_layers(self.teacher)

@@ -115,9 +115,6 @@ class DeepInversion(SynthesisMethod):
             raise ConfigError(f"deepinversion optimizes pixels, not a generator network "
                               f"(got {type(self.generator).__name__}): set generator.model: "
                               "pixels and generator.members: 1")
-        if self.bn_weight > 0:
-            raise ConfigError("deepinversion weighs its BatchNorm prior with options.bn: "
-                              "set generator.bn_weight: 0")
         for name, value, ok in (("beta1", o.beta1, 0 <= o.beta1 < 1),
                                 ("beta2", o.beta2, 0 <= o.beta2 < 1),
                                 ("flip", o.flip, 0 <= o.flip <= 1),

@@ -112,9 +112,8 @@ class FastDFKD(SynthesisMethod):
             raise ConfigError(f"options.bn_momentum must be in [0, 1), got {o.bn_momentum}")
         if not 0 <= o.flip <= 1:
             raise ConfigError(f"options.flip is a probability in [0, 1], got {o.flip}")
-        if self.bn_prior is not None or self.diversity:
-            raise ConfigError("fast_dfkd has its own synthesis loss (options.bn is its momentum "
-                              "BN loss): set generator.bn_weight: 0 and generator.diversity: 0")
+        if self.diversity:
+            raise ConfigError("fast_dfkd has its own synthesis loss: set generator.diversity: 0")
         if o.reset_round and not self._first_layers():
             raise ConfigError(f"options.reset_round re-initializes the generator's layer "
                               f"{FIRST_LAYER}, which {type(self.generator).__name__} lacks: set "

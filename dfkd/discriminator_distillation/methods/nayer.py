@@ -237,9 +237,6 @@ class NAYER(SynthesisMethod):
         super().__init__(*args, **kwargs)
         o = self.options
         check_options(o)
-        if self.bn_weight:
-            raise ConfigError("method nayer weighs its momentum BN loss with options.bn: "
-                              "leave generator.bn_weight at 0")
         classes = self.spec.num_classes
         table = None if o.embeddings == LEARNED else load_embeddings(o.embeddings, classes)
         dim = o.embedding_dim if table is None else table.shape[1]
