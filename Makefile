@@ -39,6 +39,7 @@ bench-deps: install
 # each bench target ends by regenerating benchmarks/README.md (tables and plots of all of them)
 bench: data bench-deps
 	$(BIN)/python tools/benchmark.py
+	$(BIN)/python tools/benchmark_bn_pair.py
 	$(BIN)/python tools/benchmark_report.py
 
 # knowledge-form losses with real data (tools/train_kd.py), two teacher/student pairs

@@ -12,13 +12,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
+
+
+class Child(NamedTuple):
+    """A finished child: exit status, its own peak RSS (MB), wall and CPU seconds."""
+
+    status: int
+    peak_mb: float
+    seconds: float
+    cpu_seconds: float
 
 
 def run_child(cmd: list[str], log_path: Path, prefix: str = "", echo: bool = True
-              ) -> tuple[int, float, float]:
+              ) -> Child:
     """Run ``cmd``, copying its output (stdout and stderr) to ``log_path`` and, with
-    ``echo``, to this process's stdout. Returns exit status, the child's peak RSS in MB
-    (its own rusage from ``os.wait4``) and wall seconds."""
+    ``echo``, to this process's stdout. Returns exit status, the child's peak RSS in MB and
+    its CPU seconds (its own rusage from ``os.wait4``), and wall seconds."""
     start = time.perf_counter()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "w") as log:
@@ -32,7 +42,8 @@ def run_child(cmd: list[str], log_path: Path, prefix: str = "", echo: bool = Tru
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     kib = usage.ru_maxrss / (1024 if sys.platform == "darwin" else 1)  # bytes on macOS
-    return proc.returncode, kib / 1024, time.perf_counter() - start
+    return Child(proc.returncode, kib / 1024, time.perf_counter() - start,
+                 usage.ru_utime + usage.ru_stime)
 
 
 def run_unless_done(name: str, cmd: list[str], folder: Path, product: str) -> None:
@@ -47,6 +58,6 @@ def run_unless_done(name: str, cmd: list[str], folder: Path, product: str) -> No
         cmd.append("--resume")
     print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
     log = folder.parent / f"{folder.name}.log"
-    status, _, _ = run_child(cmd, log, prefix=f"[{name}] ")
+    status = run_child(cmd, log, prefix=f"[{name}] ").status
     if status != 0:
         raise SystemExit(f"{name} failed (exit {status}); see {log}")

@@ -38,7 +38,7 @@ def run(name: str, args: list[str], processes: int, runs: Path) -> dict:
     cmd = [*launcher, *args, "--out", str(folder), "--set", f"train.threads={threads}"]
     os.environ["OMP_NUM_THREADS"] = str(threads)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    status, _, wall = run_child(cmd, folder.parent / f"{folder.name}.log", f"[{folder.name}] ")
+    status, _, wall, _ = run_child(cmd, folder.parent / f"{folder.name}.log", f"[{folder.name}] ")
     if status != 0:
         raise SystemExit(f"{name} with {processes} processes failed; see {folder.parent}")
     metrics = json.loads((folder / "metrics.json").read_text())

@@ -86,7 +86,7 @@ def run_seed(pair: str, row: str, seed: int, out: Path, passthrough: list[str],
            "--out", str(run_dir), "--seed", str(seed),
            "--loss", *[f"{k}={v:g}" for k, v in weights.items()], *passthrough]
     print(f"== {pair}/{row}/seed{seed}: {' '.join(cmd[1:])}", flush=True)
-    status, peak_mb, wall = run_child(cmd, run_dir / "stdout.txt", f"[{pair}/{row}] ", echo)
+    status, peak_mb, wall, _ = run_child(cmd, run_dir / "stdout.txt", f"[{pair}/{row}] ", echo)
     if status != 0:
         tail = (run_dir / "stdout.txt").read_text().strip().splitlines()[-2:]
         return {"error": f"seed {seed}, exit {status}: {' | '.join(tail)}"}

@@ -5,6 +5,7 @@
                                                 # all call it)
 
 Reads what exists of ``benchmarks/results.json`` (data-free methods, ``tools/benchmark.py``),
+``bn_pair.json`` (data-free methods on the BatchNorm pair, ``tools/benchmark_bn_pair.py``),
 ``losses.json`` (knowledge-form losses), ``gan_compression.json``, ``joint.json`` and
 ``distributed.json``, and
 writes the summary tables and two plots: student accuracy against training time per
@@ -27,7 +28,7 @@ MARKERS = {"teacher": "s", "student": "o", "joint": "o", "scratch": "x", "aguina
 def load(folder: Path) -> dict:
     """The benchmark JSON files found in ``folder``, by name."""
     found = {}
-    for name in ("results", "losses", "gan_compression", "joint", "distributed"):
+    for name in ("results", "bn_pair", "losses", "gan_compression", "joint", "distributed"):
         path = folder / f"{name}.json"
         if path.exists():
             found[name] = json.loads(path.read_text())
@@ -118,6 +119,13 @@ def data_free_lines(results: dict, out: Path, plots: bool) -> list[str]:
     return lines
 
 
+def bn_pair_lines(results: dict) -> list[str]:
+    from benchmarks.bn_pair import table_and_targets
+
+    return ["## Data-free methods on the BatchNorm pair, 3 seeds (`make bench`, details: "
+            "bn_pair.md)", "", *table_and_targets(results), ""]
+
+
 def losses_lines(losses: dict) -> list[str]:
     lines = ["## Knowledge-form losses with real data (`make bench-losses`, details: losses.md)",
              "", "| pair | loss | student acc | seeds |", "|---|---|---|---|"]
@@ -170,6 +178,8 @@ def write_report(out: Path = OUT, plots: bool = True) -> Path:
              "All runs on 2 CPU cores.", ""]
     if "results" in data:
         lines += data_free_lines(data["results"], out, plots)
+    if "bn_pair" in data:
+        lines += bn_pair_lines(data["bn_pair"])
     if "losses" in data:
         lines += losses_lines(data["losses"])
     if "gan_compression" in data or "gan" in data.get("joint", {}):

@@ -208,7 +208,7 @@ def test_summarize_keeps_variant_and_peak_rss():
 
 def test_run_child_measures_the_child_peak_rss(tmp_path):
     code = "x = bytearray(200 * 2**20); x[::4096] = b'1' * len(x[::4096]); print('done')"
-    status, peak_mb, _ = run_child([sys.executable, "-c", code], tmp_path / "log.txt",
+    status, peak_mb, _, _ = run_child([sys.executable, "-c", code], tmp_path / "log.txt",
                                    echo=False)
     assert status == 0 and peak_mb > 200
     assert (tmp_path / "log.txt").read_text() == "done\n"

@@ -35,7 +35,7 @@ def run_variant(variant: Variant, extra: list[str] = (), passthrough: list[str] 
     cmd = [sys.executable, str(TRAIN_SCRIPT), "--method", variant.method, "--dataset", DATASET,
            "--out", str(run_dir), *set_flags(overrides), *passthrough]
     print(f"== {variant.name}: {' '.join(cmd[1:])}", flush=True)
-    status, peak_mb, wall = run_child(cmd, run_dir / "stdout.txt", f"[{variant.name}] ", echo)
+    status, peak_mb, wall, _ = run_child(cmd, run_dir / "stdout.txt", f"[{variant.name}] ", echo)
     if status != 0:
         tail = (run_dir / "stdout.txt").read_text().strip().splitlines()[-3:]
         raise BenchmarkError(f"{variant.name} failed with exit status {status}: "
