@@ -36,6 +36,7 @@ def run_child(cmd: list[str], log_path: Path, prefix: str = "", echo: bool = Tru
                                 text=True, env=env)
         for line in proc.stdout:
             log.write(line)
+            log.flush()
             if echo:
                 print(prefix + line, end="", flush=True)
         proc.stdout.close()

@@ -188,6 +188,19 @@ def test_cli_runs_and_writes_metrics(fake_data_root, tmp_path, capsys):
     assert metrics["config"]["options"]["ndf"] == 16  # read into AFDOptions, saved whole
     assert metrics["config"]["options"]["temperature"] == 3.0
     assert (out / "best.pt").exists() and (out / "config.yaml").exists()
+    # the deliverables: each peer alone, loadable in one call (the small peer is student.pt)
+    import dfkd
+    from dfkd.data import load_tensors
+    from dfkd.metrics import accuracy
+
+    test = load_tensors("fashion_mnist", str(fake_data_root), train=False)
+    student, peer0 = dfkd.load_student(out), dfkd.load_student(out / "peer0.pt")
+    size = [sum(p.numel() for p in m.parameters()) for m in (student, peer0)]
+    assert size[0] < size[1]  # lenet5_half and lenet5
+    assert accuracy(student, test) == pytest.approx(metrics["acc_1_lenet5_half"])
+    assert accuracy(peer0, test) == pytest.approx(metrics["acc_0_lenet5"])
+    assert metrics["student_files"] == {"lenet5": str(out / "peer0.pt"),
+                                        "lenet5_half": str(out / "student.pt")}
 
 
 def test_resume_equals_straight_run(fake_data_root, tmp_path):

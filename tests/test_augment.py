@@ -1,8 +1,8 @@
 """Random student views of synthetic images: config, shapes, teacher relabelling."""
 import pytest
 import torch
-
 from conftest import TinyClassifier, make_method
+
 from dfkd.core.config import validate
 from dfkd.core.errors import ConfigError
 from dfkd.data.augment import AugmentConfig, build_augment

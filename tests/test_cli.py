@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import tiny_options
 import torch
+from conftest import tiny_options
 
 from dfkd.core.errors import CheckpointError, ConfigError, DatasetMissingError, DfkdError
 from dfkd.discriminator_distillation import METHODS

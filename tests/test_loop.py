@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from conftest import TinyClassifier, make_method
 from torch.utils.data import TensorDataset
 
-from conftest import TinyClassifier, make_method
 from dfkd.data.specs import DatasetSpec
 from dfkd.engine import AdversarialLoop, DivergenceError, Player, lr_factor
 from dfkd.engine.config import OptimConfig, PlayerConfig, ScheduleConfig

@@ -11,9 +11,9 @@ from dataclasses import fields
 
 import pytest
 import torch
+from conftest import ROOT
 from test_cli import dfkd_args
 
-from conftest import ROOT
 from dfkd.core.config import read_options
 from dfkd.core.errors import ConfigError
 from dfkd.discriminator_distillation import METHODS

@@ -3,9 +3,9 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from conftest import TinyClassifier, make_method
 
 import dfkd.discriminator_distillation.methods  # noqa: F401
-from conftest import TinyClassifier, make_method
 from dfkd.core.errors import ConfigError
 from dfkd.data.specs import DatasetSpec
 from dfkd.discriminator_distillation.replay import ReplayBuffer

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from conftest import tiny_options, ROOT
+from conftest import ROOT, tiny_options
 from torch.utils.data import TensorDataset
 
 from dfkd.adversarial_kd import RealDataSetup

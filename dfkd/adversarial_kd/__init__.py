@@ -9,9 +9,21 @@ other families' shape: ``options`` its ``Options`` dataclass (AFD's from the con
 ``options:``; data-driven KD has none, its loss being the shared ``student_loss:`` block),
 ``data`` the training ``TensorDataset``, ``setup`` a :class:`RealDataSetup`. AFD's two
 peers fill the teacher and student slots (see ``afd.py``). ``config.py`` holds the typed
-configs, ``train.py`` and ``train_afd.py`` the entries the tools call."""
+configs, ``train.py`` and ``train_afd.py`` the entries the tools call; ``api.distill``
+(``dfkd.adversarial_kd.distill``) runs data-driven KD from Python on models and images of
+one's own."""
+from typing import Any
+
 from dfkd.adversarial_kd import afd, data_driven  # noqa: F401  (registers them)
 from dfkd.adversarial_kd.registry import METHODS
 from dfkd.adversarial_kd.setup import RealDataSetup
 
-__all__ = ["METHODS", "RealDataSetup"]
+__all__ = ["METHODS", "RealDataSetup", "distill"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "distill":  # imported when used: the API pulls in the whole run machinery
+        from dfkd.adversarial_kd.api import distill
+
+        return distill
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import torch
 import torch.nn as nn
 from torch.utils.data import TensorDataset
 
@@ -13,16 +14,20 @@ from dfkd.adversarial_kd.data_driven import DataDrivenKD, KDOptions
 from dfkd.adversarial_kd.setup import RealDataSetup
 from dfkd.cli import add_run_args, build_run_config
 from dfkd.core.errors import ConfigError
+from dfkd.core.modes import eval_mode
 from dfkd.core.registry import DATASETS
 from dfkd.data import load_tensors
 from dfkd.data.augment import build_augment
 from dfkd.engine import AdversarialLoop, Player, distributed
-from dfkd.engine.run import critic_player, setup_run
+from dfkd.engine.run import RunSetup, critic_player, setup_run
 from dfkd.engine.run_folder import finish_run, start_run
 from dfkd.knowledge import StudentLoss
 from dfkd.metrics import accuracy
 from dfkd.nets import model_ref
 from dfkd.nets.student_file import student_meta
+
+#: training images a run without test data measures teacher agreement on
+AGREEMENT_IMAGES = 2000
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,8 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     student_ref = model_ref(cfg.student.model, "student.model")
     out = Path(args.out or f"runs/kd_{teacher_ref.label}_{student_ref.label}_{cfg.dataset}")
     run = setup_run(cfg, out, args.resume)
-    device, student = run.device, run.student
     train = load_tensors(cfg.dataset, cfg.data_root or None, train=True)
+    kd_run(cfg, run, train, out, args.resume,
+           {"teacher": teacher_ref.label, "student": student_ref.label},
+           student_meta(run.student, student_ref.name, student_ref.kwargs, run.spec,
+                        dataset=cfg.dataset, method="kd", teacher=teacher_ref.name))
+    return 0
+
+
+def kd_run(cfg: KDConfig, run: RunSetup, train: TensorDataset, out: Path, resume: bool,
+           names: dict[str, str], student_file: dict | None = None) -> nn.Module:
+    """Distill ``run.teacher`` into ``run.student`` on the labelled images ``train`` with
+    the config's ``student_loss`` block, one evaluation per epoch on ``run.test_set`` (None:
+    the run measures agreement with the teacher on the first training images instead).
+    ``names``: the teacher's and student's names in the checkpoints' identity;
+    ``student_file``: the metadata ``student.pt`` is written with. Returns the evaluated
+    student (its EMA copy where ``student.ema`` is set), in eval mode."""
+    device, student = run.device, run.student
     if cfg.train.train_subset:
         train = TensorDataset(*(t[:cfg.train.train_subset] for t in train.tensors))
     knowledge = StudentLoss(cfg.student_loss, run.teacher, student, train.tensors[0][:2].to(device),
@@ -67,18 +87,31 @@ def main(argv: list[str] | None = None) -> int:
                                 aux=nn.ModuleDict({"knowledge": knowledge}))
     critic = critic_player(knowledge, cfg.critic, iters, device)
     evaluated = player.ema.module if player.ema else student
+    if run.test_set is not None:
+        def evaluate() -> dict[str, float]:
+            return {"acc": accuracy(evaluated, run.test_set, device=device)}
+    else:  # no labelled test images: agreement with the teacher on training images
+        bank = train.tensors[0][:AGREEMENT_IMAGES]
+        teacher_labels = predictions(run.teacher, bank, device)
+
+        def evaluate() -> dict[str, float]:
+            agree = (predictions(evaluated, bank, device) == teacher_labels).float().mean()
+            return {"train_agreement": 100.0 * agree.item()}
     distributed.reseed_for_rank(cfg.train.seed)  # each process its own random views
     logger = start_run(out, cfg)
     loop = AdversarialLoop(
-        method, player, None, iters, out,
-        evaluate=lambda: {"acc": accuracy(evaluated, run.test_set, device=device)},
+        method, player, None, iters, out, evaluate=evaluate,
+        best_key="acc" if run.test_set is not None else "train_agreement",
         eval_every=method.steps_per_epoch, log_every=cfg.train.log_every, logger=logger,
-        identity={"method": "kd", "dataset": cfg.dataset, "teacher": teacher_ref.label,
-                  "student": student_ref.label}, critic=critic, amp=cfg.train.amp)
-    return finish_run(loop, args.resume, out, logger, cfg, run.teacher_meta,
-                      {"method": "kd", "student_loss": cfg.student_loss,
-                       "train_images": len(train)},
-                      steps_per_epoch=method.steps_per_epoch,
-                      student_meta=student_meta(student, student_ref.name, student_ref.kwargs,
-                                                run.spec, dataset=cfg.dataset, method="kd",
-                                                teacher=teacher_ref.name))
+        identity={"method": "kd", "dataset": cfg.dataset, **names}, critic=critic,
+        amp=cfg.train.amp)
+    finish_run(loop, resume, out, logger, cfg, run.teacher_meta,
+               {"method": "kd", "student_loss": cfg.student_loss, "train_images": len(train)},
+               steps_per_epoch=method.steps_per_epoch, student_meta=student_file)
+    return evaluated.eval()
+
+
+def predictions(model: nn.Module, images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``model``'s classes for ``images``, in eval mode, without a graph."""
+    with eval_mode(model), torch.no_grad():
+        return torch.cat([model(x.to(device)).argmax(1).cpu() for x in images.split(512)])

@@ -24,6 +24,7 @@ from dfkd.engine.run import prepare_device
 from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
 from dfkd.metrics import accuracy
 from dfkd.nets import build_model
+from dfkd.nets.student_file import STUDENT_FILE, save_student, student_meta
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -109,13 +110,25 @@ def main(argv: list[str] | None = None) -> int:
     final = loop.run()
     logger.close()
     epochs = loop.iteration / method.steps_per_epoch
+    # the deliverable: the last peer (the small one, [lenet5, lenet5_half] by default) as
+    # student.pt, the first beside it as peer0.pt, both loadable with dfkd.load_student
+    files = {}
+    for i, name in enumerate(cfg.peers):
+        path = out / (STUDENT_FILE if i == len(cfg.peers) - 1 else f"peer{i}.pt")
+        files[name if name not in files else f"{name}_{i}"] = str(save_student(
+            evaluated[str(i)], path, student_meta(
+                evaluated[str(i)], name, None, spec, dataset=cfg.dataset, method="afd",
+                test_acc=final.get(keys[i]), iters=loop.iteration)))
     write_json(out / "metrics.json", {
         "method": "afd", "dataset": cfg.dataset, "peers": cfg.peers,
         "peer_layers": method.layers, **final, "best_acc": loop.best, "iters": loop.iteration,
         "epochs": epochs, "seconds": round(loop.seconds, 2),
         "seconds_per_epoch": round(loop.seconds / max(epochs, 1e-9), 2),
-        "train_images": len(train), "history": loop.history, "config": to_dict(cfg)})
+        "train_images": len(train), "student_files": files, "history": loop.history,
+        "config": to_dict(cfg)})
     print(" ".join(f"{k}={v:.2f}" for k, v in final.items())
           + f" iters={loop.iteration} seconds={loop.seconds:.1f}")
     print(f"run folder: {out}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
+    print(f"student: {out / STUDENT_FILE} (peer {cfg.peers[-1]}; peer {cfg.peers[0]}: "
+          f"{out / 'peer0.pt'})")
     return 0

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+import torch.nn as nn
+
 from dfkd.cli import build_gan_config, parse_gan_student_args, with_method_options
 from dfkd.core.config import to_dict
 from dfkd.core.errors import CheckpointError, ConfigError
@@ -21,7 +24,14 @@ from dfkd.data.gan_tasks import UNCONDITIONAL_TASKS, fashion_images, resolve_tas
 from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.engine.run import prepare_device
 from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
-from dfkd.gan.evaluation import compare, generate, latent_bank, task_features, task_fid
+from dfkd.gan.evaluation import (
+    FeatureExtractor,
+    compare,
+    generate,
+    latent_bank,
+    task_features,
+    task_fid,
+)
 from dfkd.gan.setup import GANSetup
 from dfkd.joint_distillation.config import JointConfig
 from dfkd.joint_distillation.joint import TeacherGAN
@@ -84,6 +94,23 @@ def main(argv: list[str] | None = None) -> int:
     if features is None:
         raise ConfigError("GAN distillation is judged by FID: set fid.classifier or "
                           "fid.inception_weights")
+    joint_run(cfg, teacher_g, info, teacher_d, d_source, images, test, features, out,
+              args.resume, str(teacher_path))
+    return 0
+
+
+def joint_run(cfg: JointConfig, teacher_g: nn.Module, info: dict, teacher_d: nn.Module | None,
+              d_source: str, images: torch.Tensor, test: torch.Tensor,
+              features: FeatureExtractor | None, out: Path, resume: bool,
+              teacher_name: str) -> nn.Module:
+    """Distill the DCGAN ``teacher_g`` (``info``: its nz, ngf, nc; ``teacher_d`` the
+    teacher's discriminator where the method uses one) on the real ``images`` ([-1, 1]) into
+    a generator of ``cfg.student_ngf`` (and, for methods with an adversary, a discriminator
+    of ``cfg.student_ndf``), in the run folder ``out``. Each evaluation compares the student
+    with the teacher on ``len(test)`` fixed latents and, given ``features``, measures FID
+    against ``test`` (the kept ``best.pt``: lowest FID, else lowest L1 to the teacher).
+    Returns the student generator, in eval mode."""
+    device = next(teacher_g.parameters()).device
     seed_everything(cfg.train.seed)
     student_g = DCGANGenerator(info["nz"], cfg.student_ngf, info["nc"]).to(device)
     method_class = METHODS.get(cfg.method)
@@ -97,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 if student_d is not None else None)
     z = latent_bank(len(test), info["nz"])
     teacher_samples = generate(teacher_g, z, device)
-    teacher_fid = task_fid(teacher_samples, test, features)["fid"]
+    teacher_fid = task_fid(teacher_samples, test, features).get("fid")
 
     def evaluate() -> dict[str, float]:
         fake = generate(student_g, z, device)
@@ -106,30 +133,35 @@ def main(argv: list[str] | None = None) -> int:
 
     cost = teacher_student_cost(teacher_g, student_g, z[:1].to(device))
     logger = start_run(out, cfg)
-    print(f"teacher {teacher_path}: DCGAN nz {info['nz']} ngf {info['ngf']} "
+    quality = f", FID {teacher_fid:.2f}" if teacher_fid is not None else ""
+    print(f"teacher {teacher_name}: DCGAN nz {info['nz']} ngf {info['ngf']} "
           f"({cost['teacher_params']:,} parameters, {cost['teacher_macs'] / 1e6:.1f} M MACs per "
-          f"image, FID {teacher_fid:.2f}); student ngf {cfg.student_ngf} "
+          f"image{quality}); student ngf {cfg.student_ngf} "
           f"({cost['student_params']:,}, {cost['student_macs'] / 1e6:.1f} M MACs: "
           f"{cost['teacher_macs'] / cost['student_macs']:.1f}x fewer); method {cfg.method}; "
-          f"teacher discriminator {d_source}\nFID features: {features.name}")
+          f"teacher discriminator {d_source}\nFID features: "
+          f"{features.name if features else 'none (the run compares with the teacher only)'}")
     loop = AdversarialLoop(
-        method, s_player, d_player, iters, out, evaluate=evaluate, best_key="fid",
-        lower_is_better=True, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
+        method, s_player, d_player, iters, out, evaluate=evaluate,
+        best_key="fid" if features else "l1_teacher", lower_is_better=True,
+        eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
-        identity={"method": cfg.method, "task": cfg.task, "teacher": str(teacher_path),
+        identity={"method": cfg.method, "task": cfg.task, "teacher": teacher_name,
                   "student_ngf": cfg.student_ngf}, amp=cfg.train.amp)
-    resume_if_asked(loop, out, args.resume)
+    resume_if_asked(loop, out, resume)
     final = loop.run()
     logger.close()
     save_dcgan_state(student_g, out / "latest_net_G.pth")
     if student_d is not None:
         save_dcgan_state(student_d, out / "latest_net_D.pth")
     write_json(out / "metrics.json", {
-        "method": cfg.method, "task": cfg.task, "teacher": str(teacher_path), **final,
-        "teacher_fid": teacher_fid, **cost, "best_fid": loop.best, "iters": loop.iteration,
-        "seconds": round(loop.seconds, 2), "fid_features": features.name,
+        "method": cfg.method, "task": cfg.task, "teacher": teacher_name, **final,
+        "teacher_fid": teacher_fid, **cost, "best_" + loop.best_key: loop.best,
+        "iters": loop.iteration, "seconds": round(loop.seconds, 2),
+        "fid_features": features.name if features else None,
         "teacher_discriminator": d_source, "history": loop.history, "config": to_dict(cfg)})
     print(" ".join(f"{k}={v:.4g}" for k, v in final.items())
-          + f" teacher_fid={teacher_fid:.4g} iters={loop.iteration} seconds={loop.seconds:.1f}")
+          + (f" teacher_fid={teacher_fid:.4g}" if teacher_fid is not None else "")
+          + f" iters={loop.iteration} seconds={loop.seconds:.1f}")
     print(f"student: {out / 'latest_net_G.pth'}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
-    return 0
+    return student_g.eval()
