@@ -203,7 +203,7 @@ def test_teacher_without_batchnorm_is_one_clear_error():
 def test_bad_settings_are_config_errors():
     with pytest.raises(ConfigError, match="options.bn"):
         build(bn_weight=1.0)
-    with pytest.raises(ConfigError, match="options.inner_steps must be >= 1"):
+    with pytest.raises(ConfigError, match="'options.inner_steps' must be >= 1"):
         build({"inner_steps": 0})
     with pytest.raises(ConfigError, match="set replay.capacity"):
         build(replay=None)

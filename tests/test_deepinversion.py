@@ -184,7 +184,7 @@ def test_a_generator_network_or_the_shared_bn_prior_is_refused():
         build(generator="dafl")
     with pytest.raises(ConfigError, match="set generator.bn_weight: 0"):
         build(bn_weight=1.0)
-    with pytest.raises(ConfigError, match="options.flip = 2.0"):
+    with pytest.raises(ConfigError, match=r"'options.flip' must be in \[0, 1\], got 2.0"):
         build({"flip": 2.0})
     with pytest.raises(ConfigError, match="set replay.capacity"):
         build(replay=None)

@@ -228,9 +228,9 @@ def test_rebuild_and_adversarial_schedule_follow_the_official_epochs():
 
 # -- bad settings ---------------------------------------------------------------------------
 def test_bad_settings_are_one_clear_error():
-    with pytest.raises(ConfigError, match=r"options.steps must be >= 1, got 0"):
+    with pytest.raises(ConfigError, match=r"'options.steps' must be >= 1, got 0"):
         build({"steps": 0})
-    with pytest.raises(ConfigError, match=r"options.bn_momentum must be in \[0, 1\), got 1.0"):
+    with pytest.raises(ConfigError, match=r"'options.bn_momentum' must be in \[0, 1\), got 1.0"):
         build({"bn_momentum": 1.0})
     with pytest.raises(ConfigError, match="nayer weighs its BN-statistics term with options.bn: set generator.bn_weight: 0"):
         build(bn_weight=1.0)

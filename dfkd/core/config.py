@@ -236,16 +236,36 @@ RANGES: dict[str, Range] = {
     "warmup": COUNT_OR_OFF,  # student steps of the knowledge terms' ramp; 0: none
     "horizon": COUNT_OR_OFF,  # 0: the run's length (cosine) or half of it (linear)
     "milestones": COUNT_OR_OFF,  # iteration numbers
+    # the synthesis-round methods' (DeepInversion, CMI, Fast-DFKD, NAYER) options
+    "inner_steps": COUNT,  # optimizer steps of one synthesis round (Fast-k's k)
+    "synthesis_batch": COUNT,
+    "synthesis_batch_size": COUNT,
+    "bank_size": COUNT,
+    "negatives": COUNT,
+    "head_dim": COUNT,
+    "embedding_dim": COUNT,
+    "options.steps": COUNT,  # NAYER's generator steps per round
+    "warmup_rounds_per_epoch": COUNT,
+    "rounds_per_epoch": COUNT,
+    "generator_life": COUNT,
+    "jitter": COUNT_OR_OFF,  # pixels; 0: no shift
     # -- rates and scales -------------------------------------------------------------------
     "lr": POSITIVE,
     "gamma": POSITIVE,  # step schedule multiplier (> 1 raises the rate)
     "temperature": POSITIVE,  # also options.temperature, knowledge.crd.temperature
     "virtual_temperature": POSITIVE,
+    "contrast_temperature": POSITIVE,
+    "inner_lr": POSITIVE,
     "ft.rate": POSITIVE,
     # -- momenta and fractions --------------------------------------------------------------
     "momentum": MOMENTUM,
     "ema": MOMENTUM,  # 0: no EMA copy
     "betas": Range(0, 1, high_open=True, length=2),  # Adam's (beta1, beta2)
+    "beta1": MOMENTUM,
+    "beta2": MOMENTUM,
+    "bn_momentum": MOMENTUM,  # the BN prior's running statistics; 0: this batch's alone
+    "options.flip": FRACTION,  # a probability (augment.flip is a switch)
+    "local_min_scale": Range(0, 1, low_open=True),  # CMI's smallest local crop
     "ratio": FRACTION,  # share of each student batch drawn from the replay buffer
     "min_lr_ratio": FRACTION,
     "min_class_entropy": FRACTION,  # entropy / log K

@@ -211,19 +211,6 @@ def resized_crop(images: torch.Tensor, min_scale: float,
     return F.grid_sample(images, grid, mode="bilinear", align_corners=False)
 
 
-def check_options(o: CMIOptions) -> None:
-    """The ranges the config table cannot state (it takes any non-negative option)."""
-    for name in ("inner_steps", "synthesis_batch", "bank_size", "negatives", "head_dim"):
-        if getattr(o, name) < 1:
-            raise ConfigError(f"method cmi: options.{name} must be >= 1, got {getattr(o, name)}")
-    for name in ("contrast_temperature", "inner_lr"):
-        if getattr(o, name) <= 0:
-            raise ConfigError(f"method cmi: options.{name} must be > 0, got {getattr(o, name)}")
-    if not 0 < o.local_min_scale <= 1:
-        raise ConfigError(f"method cmi: options.local_min_scale must be in (0, 1], got "
-                          f"{o.local_min_scale}")
-
-
 @METHODS.register("cmi")
 class CMI(SynthesisMethod):
     """Per round a re-initialized generator inverts the teacher (BN statistics, class,
@@ -234,7 +221,6 @@ class CMI(SynthesisMethod):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         o = self.options
-        check_options(o)
         bn_layers = {name: m for name, m in self.teacher.named_modules()
                      if isinstance(m, nn.BatchNorm2d)}
         if not bn_layers:

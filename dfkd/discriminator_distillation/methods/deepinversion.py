@@ -115,15 +115,6 @@ class DeepInversion(SynthesisMethod):
             raise ConfigError(f"deepinversion optimizes pixels, not a generator network "
                               f"(got {type(self.generator).__name__}): set generator.model: "
                               "pixels and generator.members: 1")
-        for name, value, ok in (("beta1", o.beta1, 0 <= o.beta1 < 1),
-                                ("beta2", o.beta2, 0 <= o.beta2 < 1),
-                                ("flip", o.flip, 0 <= o.flip <= 1),
-                                ("inner_steps", o.inner_steps, o.inner_steps >= 1),
-                                ("jitter", o.jitter, o.jitter >= 0)):
-            if not ok:
-                raise ConfigError(f"method deepinversion: options.{name} = {value} is out of "
-                                  "range (beta1/beta2 in [0, 1), flip in [0, 1], "
-                                  "inner_steps >= 1, jitter >= 0)")
         self.feature_prior = None
         if o.bn > 0:  # R_feature
             self.feature_prior = teacher_bn_prior("deepinversion", self.teacher)

@@ -103,15 +103,9 @@ class FastDFKD(SynthesisMethod):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         o = self.options
-        if o.inner_steps < 1:
-            raise ConfigError(f"options.inner_steps must be >= 1 (Fast-k's k), got {o.inner_steps}")
         if o.meta_gradient not in META_GRADIENTS:
             raise ConfigError(f"options.meta_gradient must be one of {', '.join(META_GRADIENTS)}, "
                               f"got {o.meta_gradient!r}")
-        if not 0 <= o.bn_momentum < 1:
-            raise ConfigError(f"options.bn_momentum must be in [0, 1), got {o.bn_momentum}")
-        if not 0 <= o.flip <= 1:
-            raise ConfigError(f"options.flip is a probability in [0, 1], got {o.flip}")
         if self.diversity:
             raise ConfigError("fast_dfkd has its own synthesis loss: set generator.diversity: 0")
         if o.reset_round and not self._first_layers():
