@@ -14,7 +14,7 @@ import torch
 from conftest import ROOT
 from test_cli import dfkd_args
 
-from dfkd.core.config import read_options
+from dfkd.core.config import range_of, read_options
 from dfkd.core.errors import ConfigError
 from dfkd.discriminator_distillation import METHODS
 from dfkd.discriminator_distillation.methods.base import DataFreeMethod
@@ -55,8 +55,12 @@ def test_every_method_declares_typed_options_and_builds_them_from_a_mapping():
         assert isinstance(options, cls.Options)
         for f in fields(options):  # every option can be set from the config
             value = getattr(options, f.name)
-            changed = read_options(cls.Options, {f.name: value * 2 if value else 1.0}, name)
-            assert getattr(changed, f.name) == (value * 2 if value else 1.0)
+            new = value * 2 if value else 1.0
+            rule = range_of(f"options.{f.name}")
+            if isinstance(value, (int, float)) and rule is not None and new not in rule:
+                new = value / 2  # a bounded option (a momentum, a probability): halve it
+            changed = read_options(cls.Options, {f.name: new}, name)
+            assert getattr(changed, f.name) == new
     assert METHODS.get("dfad").Options is NoOptions
 
 

@@ -52,11 +52,31 @@ def test_zskt_generator_maximizes_belief_mismatch():
     torch.testing.assert_close(terms["loss"], -kl / 10)  # element-wise mean over 10 classes
 
 
+def test_zskt_student_learns_on_the_updated_generators_images_of_the_same_z():
+    m, teacher, student, g = build("zskt", "zskt")
+    torch.manual_seed(1)
+    z = torch.randn(B, NZ)
+    torch.manual_seed(1)
+    before = g(z).detach()
+    loss = m.adversary_loss(0)["loss"]
+    optimizer = torch.optim.SGD(g.parameters(), lr=0.5)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()  # the loop's generator step
+    images, teacher_logits, _ = m.generated_batch(0)
+    with torch.no_grad():
+        after = g(z)
+    torch.testing.assert_close(images, after)  # G(z) after the step, same z
+    assert not torch.allclose(images, before, atol=1e-3)
+    torch.testing.assert_close(teacher_logits, teacher(after))
+    assert m.generated_batch(0)[0] is images  # drawn once for the iteration's n_S steps
+
+
 def test_zskt_student_kl_plus_beta_attention():
     m, teacher, student, g = build("zskt", "zskt", options={"at": 250.0})
     m.adversary_loss(0)
-    x = m._batch[1]
-    terms = m.student_loss(0)  # no replay, no views: the generator step's batch
+    x = m.generated_batch(0)[0]
+    terms = m.student_loss(0)  # no replay, no views: G(z) of the generator step's z
     kl = kl_by_hand(student(x), teacher(x))
     at = at_by_hand(groups_by_hand(student, x), groups_by_hand(teacher, x))
     torch.testing.assert_close(terms["kl"], kl)
@@ -155,7 +175,8 @@ def test_bn_prior_on_teacher_without_batchnorm_is_a_config_error():
 @pytest.mark.parametrize("method", ["dafl", "zskt"])
 def test_replayed_samples_cost_no_teacher_forward(method):
     """Student steps on the kept batch and on replayed samples use cached teacher logits
-    (ZSKT needs the teacher's feature maps, so it runs the teacher once per student step)."""
+    (ZSKT needs the teacher's feature maps, so it runs the teacher once per student step,
+    and once to label the batch it draws after the generator's step)."""
     m, teacher, _, _ = build(method, "zskt" if method == "zskt" else "dafl",
                              replay=ReplayBuffer(64), replay_ratio=0.5)
     m.adversary_loss(0)
@@ -164,7 +185,7 @@ def test_replayed_samples_cost_no_teacher_forward(method):
     m.student_loss(0)
     m.student_loss(0)
     handle.remove()
-    assert len(calls) == (0 if method == "dafl" else 2)
+    assert len(calls) == (0 if method == "dafl" else 1 + 2)
 
 
 def test_forgetting_bank_is_captured_once_and_resumes():

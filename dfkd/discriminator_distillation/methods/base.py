@@ -146,11 +146,13 @@ class DataFreeMethod:
         return balanced_labels(n, self.spec.num_classes, self.device)
 
     def sample(self, generator: nn.Module | None = None, labels: torch.Tensor | None = None,
-               n: int | None = None) -> torch.Tensor:
-        """A batch ``G(z)`` (or ``G(z, labels)``), z ~ N(0, I), keeping the graph to G; of
-        ``n`` images (default: the batch size, or one per label)."""
-        n = n or (self.batch_size if labels is None else len(labels))
-        z = torch.randn(n, self.nz, device=self.device)
+               n: int | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
+        """A batch ``G(z)`` (or ``G(z, labels)``), keeping the graph to G: of the given
+        latents ``z``, else of ``n`` fresh ones, z ~ N(0, I) (default: the batch size, or one
+        per label)."""
+        if z is None:
+            n = n or (self.batch_size if labels is None else len(labels))
+            z = torch.randn(n, self.nz, device=self.device)
         generator = generator or self.generator
         return generator(z, labels) if is_conditional(generator) else generator(z)
 

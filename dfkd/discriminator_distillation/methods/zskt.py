@@ -6,7 +6,13 @@ The generator seeks images where the student's beliefs differ most from the teac
 and the student matches the teacher's beliefs and spatial attention on them (eq. 2),
     L_S = KL(p_T ‖ p_S) + β·Σ_l AT_l,  β = 250,
 AT over the outputs of each group of blocks (``dfkd.losses.attention_transfer``). Per
-iteration one generator step, then n_S = 10 student steps on that step's batch. As in the
+iteration one z: one generator step on G(z), then n_S = 10 student steps on G(z) of the
+same z drawn *after* that step (the official code's ``LearnableLoader`` regenerates the
+batch from its fixed z at every call; the teacher labels it once), so the student learns
+on the images the updated generator makes. (The code regenerates at each of the n_S
+steps; G does not change between them, so one regeneration gives the same images, only
+G's BatchNorm running statistics, unused in training mode, are updated once instead of
+n_S times.) As in the
 published code, the KL in both losses is averaged over classes as well as samples
 (``F.kl_div``'s element-wise mean): β = 250 is calibrated to that scale, so the loss is
 KL_batchmean / K + β·AT (the logged ``kl`` term is the usual per-sample KL).
@@ -37,12 +43,27 @@ class ZSKT(DataFreeMethod):
     Options = ZSKTOptions
     uses_attention = True
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._z: tuple[int, torch.Tensor] | None = None  # (iteration, this iteration's z)
+
     def generator_loss(self, iteration: int) -> dict[str, torch.Tensor]:
-        images = self.sample()
-        teacher_logits = self.teacher(images)
-        kl = kd_kl(self.student(images), teacher_logits, self.options.temperature)
-        self.keep_batch(iteration, images, teacher_logits)
+        z = torch.randn(self.batch_size, self.nz, device=self.device)
+        self._z = (iteration, z)
+        images = self.sample(z=z)
+        kl = kd_kl(self.student(images), self.teacher(images), self.options.temperature)
         return {"loss": -kl / self.spec.num_classes, "kl": kl}
+
+    def generated_batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor, None]:
+        """G(z) of this iteration's z, drawn once after the generator's step, labelled by
+        the teacher; a fresh z where the generator took no step (generator.steps = 0)."""
+        if self._batch is None or self._batch[0] != iteration:
+            z = (self._z[1] if self._z is not None and self._z[0] == iteration
+                 else torch.randn(self.batch_size, self.nz, device=self.device))
+            with torch.no_grad():
+                images = self.sample(z=z)
+                self.keep_batch(iteration, images, self.teacher(images))
+        return self._batch[1:]
 
     def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
                 targets: torch.Tensor) -> dict[str, torch.Tensor]:
