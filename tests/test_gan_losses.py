@@ -71,7 +71,9 @@ def test_discriminator_loss_adds_the_penalty_only_for_wgangp():
     real, fake = torch.ones(3, 4), torch.zeros(3, 4)  # D(real) = 2, D(fake) = 0
     losses = discriminator_loss(critic, real, fake, "wgangp")
     assert float(losses["gp"]) == pytest.approx(10.0)
-    assert float(losses["loss"]) == pytest.approx(0.5 * (-2.0 + 0.0) + 10.0)
+    # Algorithm 1 of Gulrajani et al.: D(fake) − D(real) + λ·GP, λ = 10 against the whole
+    # critic term (no ½)
+    assert float(losses["loss"]) == pytest.approx((-2.0 + 0.0) + 10.0)
     losses["loss"].backward()
     assert critic.weight.grad is not None
     lsgan = discriminator_loss(critic, real, fake, "lsgan")  # ½[(2 − 1)² + 0²]

@@ -9,7 +9,8 @@ non-saturating GAN loss L(D(z_s), real) (eq. 4's ln(1 − D(z_s)), which saturat
 D wins, replaced as Goodfellow et al. 2014 advise), so the eq. 4 objective reads
 ``student_loss: {ce: 1, kd: δ, adversarial: γ}``. The discriminator is not part of the
 student: it is the loop's critic player, stepping on ½[L(D(z_t), real) + L(D(z_s), fake)]
-(``StudentLoss.critic_loss``) before each student step, frozen while the student steps.
+(wgangp: D(z_s) − D(z_t) + 10·GP, ``dfkd.losses.gan.discriminator_loss``;
+``StudentLoss.critic_loss``) before each student step, frozen while the student steps.
 ``knowledge.adversarial.gan_mode`` picks L (vanilla, lsgan, hinge, wgangp), and
 ``knowledge.adversarial.hidden`` the discriminator MLP's width; both terms read them.
 """

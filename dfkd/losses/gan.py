@@ -4,7 +4,7 @@
 (least squares, Mao et al. 2017; CycleGAN), ``hinge`` (Lim & Ye 2017; Miyato et al.
 2018), ``wgangp`` (Wasserstein critic, Gulrajani et al. 2017: −D(real) + D(fake) for the
 critic, −D(fake) for the generator, plus ``gradient_penalty``, eq. 3, λ = 10, which
-:func:`discriminator_loss` adds).
+:func:`discriminator_loss` adds to the whole critic term, as Algorithm 1 does).
 """
 from __future__ import annotations
 
@@ -44,14 +44,16 @@ def gan_loss(prediction: torch.Tensor, target_is_real: bool, mode: str = "lsgan"
 def discriminator_loss(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                        mode: str, gp_weight: float = 10.0) -> dict[str, torch.Tensor]:
     """A discriminator's step on real and (detached) fake inputs, as pix2pix/CycleGAN take
-    it: ½[L(D(real), real) + L(D(fake), fake)], plus ``gp_weight`` × the gradient penalty
-    in mode ``wgangp``. Returns ``{"loss", "real", "fake"[, "gp"]}``."""
+    it: ½[L(D(real), real) + L(D(fake), fake)]; in mode ``wgangp`` the critic's loss of
+    WGAN-GP's Algorithm 1, D(fake) − D(real) + ``gp_weight`` × the gradient penalty, without
+    the ½ (which would leave the penalty's λ = 10 acting as 20 against the critic term).
+    Returns ``{"loss", "real", "fake"[, "gp"]}``."""
     real_loss = gan_loss(discriminator(real), True, mode)
     fake_loss = gan_loss(discriminator(fake), False, mode)
     losses = {"loss": 0.5 * (real_loss + fake_loss), "real": real_loss, "fake": fake_loss}
     if mode == "wgangp":
         losses["gp"] = gradient_penalty(discriminator, real, fake, gp_weight)
-        losses["loss"] = losses["loss"] + losses["gp"]
+        losses["loss"] = real_loss + fake_loss + losses["gp"]
     return losses
 
 
