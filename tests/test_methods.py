@@ -221,3 +221,33 @@ def test_diversity_term_for_multi_generators():
     torch.testing.assert_close(terms["loss"], -gap + 0.7 * div)
     with pytest.raises(ConfigError, match="members"):
         build("dfad", "dfad", diversity=0.5)
+
+
+def test_dafl_generator_loss_on_lenet5_reads_the_120d_conv_features():
+    """DAFL's code: L_a over LeNet-5's 120-d conv3 output (the first FC layer's input),
+    L_ie with log10; eq. 6 with the paper's weights."""
+    from dfkd.nets import build_model
+
+    torch.manual_seed(0)
+    teacher, student = build_model("lenet5", 1).eval(), build_model("lenet5_half", 1)
+    g = build_generator("dafl", nz=NZ, ngf=4, img_size=32, channels=1)
+    spec = DatasetSpec("tiny32", 1, 32, 10, (0.0,), (1.0,))
+    m = make_method("dafl", teacher, student, g, spec, nz=NZ, batch_size=B)
+    torch.manual_seed(5)
+    terms = m.adversary_loss(0)
+    torch.manual_seed(5)
+    x = g(torch.randn(B, NZ))
+    with torch.no_grad():
+        out = teacher.maxpool1(teacher.relu1(teacher.conv1(x)))
+        out = teacher.maxpool2(teacher.relu2(teacher.conv2(out)))
+        features = teacher.relu3(teacher.conv3(out)).flatten(1)
+        logits = teacher(x)
+    assert features.shape == (B, 120)
+    p = logits.softmax(1).mean(0)
+    by_hand = {"onehot": F.cross_entropy(logits, logits.argmax(1)),
+               "balance": (p * torch.log10(p)).sum(),
+               "activation": -features.abs().mean()}
+    for key, value in by_hand.items():
+        torch.testing.assert_close(terms[key].detach(), value, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(terms["loss"].detach(), by_hand["onehot"] + 5.0 * by_hand["balance"]
+                               + 0.1 * by_hand["activation"], rtol=1e-5, atol=1e-6)

@@ -49,6 +49,16 @@ def classifier_name(model: nn.Module) -> str:
     return names[-1]
 
 
+def head_name(model: nn.Module) -> str:
+    """Dotted name of the first ``nn.Linear``: its input is the flattened feature map that
+    the classifier head reads (LeNet-5's 120-d conv3 output, a ResNet's pooled features;
+    DAFL's "features")."""
+    names = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not names:
+        raise ConfigError(f"{type(model).__name__} has no nn.Linear classifier layer")
+    return names[0]
+
+
 def classifier_layer(model: nn.Module) -> nn.Linear:
     """The last ``nn.Linear`` in module order (its input is the penultimate feature)."""
     layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -57,5 +67,5 @@ def classifier_layer(model: nn.Module) -> nn.Linear:
     return layers[-1]
 
 
-__all__ = ["ModelRef", "build_model", "classifier_layer", "classifier_name", "feature_groups",
+__all__ = ["ModelRef", "build_model", "classifier_layer", "classifier_name", "feature_groups", "head_name",
            "extract_state_dict", "load_weights", "model_ref", "save_weights"]
