@@ -47,6 +47,8 @@ def test_time_to_reach_is_the_first_evaluation_at_or_above():
     assert bn_pair.time_to_reach(h, 75.0) == 60
     assert bn_pair.time_to_reach(h, 79.0) == 120
     assert bn_pair.time_to_reach(h, 81.0) is None
+    assert bn_pair.time_to_reach(h, 75.0, scale=0.5) == 30
+    assert bn_pair.cpu_scale({"cpu_seconds": 90.0, "seconds": 120.0}) == 0.75
 
 
 def test_teacher_paths_per_seed():
@@ -65,9 +67,9 @@ def test_report_verdicts(tmp_path):
     md = (tmp_path / "bn_pair.md").read_text()
     assert "| fast_dfkd | 2 | 90.00 | 71.00 ± 0.00 |" in md
     assert "- each run within 15 CPU minutes: MISSED (longest: deepinversion, 15.2 CPU min)" in md
-    assert "  - fast_dfkd: first evaluation at or above it per seed: 2.5 min, 2.5 min; final " \
-           "71.00% after 2.8 min: met" in md
-    assert "  - nayer: first evaluation at or above it per seed: 1.7 min, 10.0 min" in md
+    assert "  - fast_dfkd: first evaluation at or above it per seed at 2.5, 2.5 CPU min; final " \
+           "71.00% after 2.8 CPU min: met" in md
+    assert "  - nayer: first evaluation at or above it per seed at 1.7, 10.0 CPU min" in md
     assert "MISSED (not within the time)" in md
     assert "- best method ≥ 0.92× the teacher: met (nayer, 0.922×)" in md
     assert json.loads((tmp_path / "bn_pair.json").read_text())["rows"] == rows
