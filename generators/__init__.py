@@ -1,7 +1,8 @@
 """Generator and discriminator architectures, registered in ``dfkd.core.registry.GENERATORS``.
 
 ``dafl``/``dfad`` (DAFL/DFAD generator), ``zskt`` (no final Tanh, affine final BN),
-``conditional`` (label embedding summed with z, for CGDD). Generators with a class input
+``conditional`` (label embedding summed with z, for CGDD), ``mad`` (the same z + e_y, its
+embedding and body apart, for MAD's momentum copy). Generators with a class input
 have ``conditional = True`` and are called as ``G(z, labels)``. Any of them can be built
 several times over as one ``MultiGenerator`` (``generator.members``).
 """
@@ -13,6 +14,7 @@ from dfkd.core.errors import ConfigError
 from dfkd.core.registry import GENERATORS
 from generators.conditional import ConditionalGenerator, balanced_labels
 from generators.dafl import DAFLGenerator
+from generators.embedding_conditional import EmbeddingConditionalGenerator
 from generators.multi import MultiGenerator
 from generators.pixels import PixelBatch  # noqa: F401  (registers "pixels", DeepInversion)
 
@@ -34,5 +36,5 @@ def is_conditional(generator: nn.Module) -> bool:
     return bool(getattr(generator, "conditional", False))
 
 
-__all__ = ["ConditionalGenerator", "DAFLGenerator", "MultiGenerator", "balanced_labels",
-           "build_generator", "is_conditional"]
+__all__ = ["ConditionalGenerator", "DAFLGenerator", "EmbeddingConditionalGenerator",
+           "MultiGenerator", "balanced_labels", "build_generator", "is_conditional"]

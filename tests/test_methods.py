@@ -114,10 +114,13 @@ class Constant(nn.Module):
         return torch.full((len(z), 1, 8, 8), self.value) + self.w
 
 
-def test_mad_student_batch_is_half_live_half_momentum_generator():
+def test_unconditional_mad_in_its_former_form_is_half_live_half_momentum_generator():
+    """MAD's unconditional L1 form (its earlier default, kept as options)."""
     torch.manual_seed(0)
     teacher, student = TinyClassifier(width=6), TinyClassifier(width=3)
-    m = make_method("mad", teacher, student, Constant(0.0), SPEC, nz=NZ, batch_size=B,
+    former = {"divergence": "l1", "delta": 0.0, "student_batch": "split", "weight_live": 0.5,
+              "weight_momentum": 0.5, "warmup_rounds": 0}
+    m = make_method("mad", teacher, student, Constant(0.0), SPEC, former, nz=NZ, batch_size=B,
                     generator_ema=Constant(1.0))
     seen = []
     student.forward = lambda x: (seen.append(x), TinyClassifier.forward(student, x))[1]
