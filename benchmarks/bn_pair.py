@@ -32,6 +32,7 @@ from pathlib import Path
 from benchmarks import OUT, ROOT
 from benchmarks.children import run_child
 from benchmarks.machine import machine_info
+from benchmarks.plots import pyplot
 
 TEACHER = "lenet5_bn"
 DATASET = "fashion_mnist"
@@ -206,8 +207,38 @@ def table_and_targets(results: dict) -> list[str]:
     return lines
 
 
-def write_report(results: dict, out: Path) -> None:
-    """bn_pair.json and bn_pair.md."""
+PLOT = "bn_pair_accuracy.png"
+
+
+def plot_runs(rows: list[dict], path: Path) -> str | None:
+    """Student accuracy against CPU minutes, every run, one colour per method; None if
+    written, else why not."""
+    plt, why_not = pyplot()
+    if plt is None:
+        return why_not
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours = {}
+    for row in sorted(rows, key=lambda r: (r["method"], r["seed"])):
+        scale = cpu_scale(row)
+        colour = colours.setdefault(row["method"], f"C{len(colours)}")
+        ax.plot([h["seconds"] * scale / 60 for h in row["history"]],
+                [h["acc"] for h in row["history"]], color=colour, linewidth=1.1,
+                label=row["method"] if row["seed"] == min(r["seed"] for r in rows
+                                                          if r["method"] == row["method"])
+                else None)
+    ax.set_xlabel("CPU minutes (one torch thread)")
+    ax.set_ylabel("student test accuracy (%)")
+    ax.set_title(f"Data-free, {TEACHER} → lenet5_half, Fashion-MNIST (each seed a line)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return None
+
+
+def write_report(results: dict, out: Path, plot: bool = True) -> None:
+    """bn_pair.json and bn_pair.md (with ``plot``, and matplotlib, the accuracy plot)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "bn_pair.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = ["# Data-free methods on the BatchNorm pair", "",
@@ -218,7 +249,12 @@ def write_report(results: dict, out: Path) -> None:
              "Final = the run's last accuracy; last 3 = mean of its last three evaluations; "
              "best = highest evaluation (shown, not used to pick anything). Mean ± std over "
              "seeds; ratio = final / that seed's teacher.", ""]
-    (out / "bn_pair.md").write_text("\n".join(lines + table_and_targets(results)) + "\n")
+    lines += table_and_targets(results)
+    if plot and results.get("rows"):
+        why_not = plot_runs(results["rows"], out / PLOT)
+        lines += ["", f"![accuracy against CPU minutes]({PLOT})" if why_not is None
+                  else f"(no plot: {why_not})"]
+    (out / "bn_pair.md").write_text("\n".join(lines) + "\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
