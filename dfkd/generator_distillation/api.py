@@ -27,7 +27,11 @@ from dfkd.gan.setup import TranslationData
 from dfkd.generator_distillation.config import CompressConfig
 from dfkd.generator_distillation.registry import METHODS
 from dfkd.generator_distillation.train import check_channels, compress_run
-from generators.gan_checkpoint import load_discriminator_state, load_pix2pix_state
+from generators.gan_checkpoint import (
+    discriminator_beside,
+    load_discriminator_state,
+    load_pix2pix_state,
+)
 from generators.pix2pix import define_D, define_G
 
 #: the embedded tasks whose configs are the defaults for paired / unpaired images
@@ -49,9 +53,12 @@ def compress(teacher: nn.Module | str | Path, *, inputs: torch.Tensor, targets: 
 
     Images are tensors in [-1, 1], (N, C, H, W): ``inputs[i]`` → ``targets[i]`` when
     ``paired`` (pix2pix), else ``targets`` are real images of the target domain (CycleGAN).
-    ``discriminator``: the teacher's (a module or its ``latest_net_D*.pth``), else a fresh
-    PatchGAN. ``test_inputs`` (default: the first ``train.eval_pairs`` inputs) are where the
-    student is compared with the teacher; ``test_targets`` add PSNR/SSIM to the targets
+    ``discriminator``: the teacher's (a module or its ``latest_net_D*.pth``); when None and
+    ``teacher`` is a file, the ``latest_net_D*.pth`` beside it if there is one (as the tool
+    does), else a fresh PatchGAN. The student starts pruned from the teacher (L1 channel
+    selection, ``options={"student_init": "scratch"}`` for random weights). ``test_inputs``
+    (default: the first ``train.eval_pairs`` inputs) are where the student is compared with
+    the teacher; ``test_targets`` add PSNR/SSIM to the targets
     (paired). ``config``: a YAML file or a mapping of config keys over the embedded task's
     config (edges2fashion for paired images, sneaker2boot for unpaired ones; printed);
     ``options``: the method's own (``gan_mode``, ``recon_weight``, ...).
@@ -60,6 +67,8 @@ def compress(teacher: nn.Module | str | Path, *, inputs: torch.Tensor, targets: 
     device_ = resolve_device(cfg.train.device)
     out = Path(out or f"runs/{method}_ngf{cfg.student_ngf}")
     check_out(out, resume)
+    if discriminator is None and isinstance(teacher, (str, Path)):
+        discriminator = discriminator_beside(teacher)
     name = str(teacher) if isinstance(teacher, (str, Path)) else type(teacher).__name__
     source = teacher if isinstance(teacher, (str, Path)) else teacher.state_dict()
     teacher, info = load_pix2pix_state(source, device=device_)

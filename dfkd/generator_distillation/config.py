@@ -10,11 +10,13 @@ from dfkd.gan.evaluation import FIDConfig
 
 @dataclass
 class CompressConfig:
-    """GAN Compression (``tools/compress_gan.py``; Li et al. 2020, eq. 5): a student
-    generator of ``student_ngf`` filters learns from a pix2pix/CycleGAN teacher with
-    gan_weight·L_GAN + recon_weight·L1 (to the target on a paired task, to the teacher's
-    output on an unpaired one) + distill_weight·Σ‖1×1conv(student layer) − teacher layer‖²
-    at ``distill_layers`` (empty: ``generators.pix2pix.distill_layers`` of the netG).
+    """GAN Compression (``tools/compress_gan.py``; Li et al. 2020, Eq. 4): a student
+    generator of ``student_ngf`` filters, started from the teacher by L1 channel selection
+    (``options.student_init``), learns from a pix2pix/CycleGAN teacher with
+    gan_weight·L_GAN + recon_weight·L1 (``options.recon_target``: to the target on a paired
+    task, to the teacher's output on an unpaired one) + distill_weight·Σ‖1×1conv(student
+    layer) − teacher layer‖² at ``distill_layers`` (empty:
+    ``generators.pix2pix.distill_layers`` of the netG).
 
     ``discriminator_ckpt``: ``auto`` starts D from the teacher's (``latest_net_D.pth`` or
     ``latest_net_D_A.pth`` beside the generator file), a path from that file, ``""`` from
@@ -28,7 +30,8 @@ class CompressConfig:
     task: str = "edges2fashion"
     method: str = "gan_compression"
     # the method's own options (GANCompressionOptions: gan_mode, gan_weight, recon_weight,
-    # distill_weight, distill_layers), checked against its dataclass when the config is read
+    # distill_weight, recon_target, student_init, distill_layers), checked against its
+    # dataclass when the config is read
     options: dict[str, Any] = field(default_factory=dict)
     data_root: str = ""
     teacher_ckpt: str = ""

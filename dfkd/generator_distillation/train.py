@@ -3,9 +3,12 @@
 The teacher is a ``latest_net_G.pth`` (pix2pix, paired task) or ``latest_net_G_A.pth`` /
 ``latest_net_G_B.pth`` (CycleGAN, unpaired task; ``G_B`` translates B → A) as the original
 code saves it; its architecture is read off the file. The student is the same
-architecture with ``--student-ngf`` filters. The run folder holds the loop's
-``latest.pt``/``best.pt`` (exact ``--resume``), ``metrics.json`` (PSNR/SSIM to the
-teacher's outputs and, paired, to the targets; FID against real target images),
+architecture with ``--student-ngf`` filters, started from the teacher by L1 channel
+selection (``options.student_init``, as the official GAN Compression code does; not again
+on ``--resume``); the discriminator from the teacher's ``latest_net_D*.pth`` beside it.
+The run folder holds the loop's ``latest.pt``/``best.pt`` (exact ``--resume``),
+``metrics.json`` (PSNR/SSIM to the teacher's outputs and, paired, to the targets; FID
+against real target images),
 TensorBoard (losses, quality, input | teacher | student grids) and ``latest_net_G.pth``,
 the student in the original format.
 """
@@ -23,7 +26,7 @@ from dfkd.core.io import write_json
 from dfkd.data.gan_tasks import PAIRED_TASKS, UNCONDITIONAL_TASKS, load_gan_task, resolve_task
 from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.engine.run import prepare_device
-from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
+from dfkd.engine.run_folder import check_out, resume_if_asked, run_checkpoints, start_run
 from dfkd.gan.evaluation import compare, generate, task_features, task_fid
 from dfkd.gan.setup import GANSetup, TranslationData
 from dfkd.generator_distillation.config import CompressConfig
@@ -86,15 +89,24 @@ def compress_run(cfg: CompressConfig, teacher: nn.Module, info: dict, student: n
     """Distil ``teacher`` (a pix2pix/CycleGAN generator of architecture ``info``) into
     ``student`` against ``discriminator`` on ``data``, as ``cfg`` says, in the run folder
     ``out``; ``test_targets`` None (no paired test targets) measures the student against
-    the teacher only; ``features`` None: no FID. Writes ``latest_net_G.pth`` (the original
-    layout) and ``metrics.json``; returns the student in eval mode."""
+    the teacher only; ``features`` None: no FID. The student is first started as the
+    method's ``init_student`` says (GAN Compression: pruned from the teacher), except when
+    ``resume`` finds a checkpoint, whose weights replace it anyway. Writes
+    ``latest_net_G.pth`` (the original layout) and ``metrics.json``; returns the student
+    in eval mode."""
     device = next(student.parameters()).device
     paired, task = data.paired, cfg.task
     options = cfg.options
     if not options.distill_layers and options.distill_weight > 0:
         options = dataclasses.replace(options, distill_layers=distill_layers(info["netG"]))
-    method = METHODS.get(cfg.method)(teacher, student, discriminator, options, data,
-                                     GANSetup(cfg.train.batch_size, cfg.train.seed, device))
+    method_cls = METHODS.get(cfg.method)
+    init = getattr(method_cls, "init_student", None)
+    if resume and run_checkpoints(out):
+        student_source = "from the checkpoint (--resume)"
+    else:
+        student_source = init(teacher, student, options) if init else "as built"
+    method = method_cls(teacher, student, discriminator, options, data,
+                        GANSetup(cfg.train.batch_size, cfg.train.seed, device))
     layers = method.layers
     iters = cfg.train.iters
     s_player = Player.from_config("student", student, cfg.student, iters,
@@ -116,7 +128,8 @@ def compress_run(cfg: CompressConfig, teacher: nn.Module, info: dict, student: n
     print(f"teacher {teacher_name}: {info['netG']} ngf {info['ngf']} ({cost['teacher_params']:,} "
           f"parameters, {cost['teacher_macs'] / 1e6:.1f} M MACs per image); student ngf "
           f"{cfg.student_ngf} ({cost['student_params']:,}, {cost['student_macs'] / 1e6:.1f} M MACs: "
-          f"{cost['teacher_macs'] / cost['student_macs']:.1f}x fewer); discriminator {d_source}; "
+          f"{cost['teacher_macs'] / cost['student_macs']:.1f}x fewer), {student_source}; "
+          f"discriminator {d_source}; "
           f"distilled layers: {', '.join(layers) or 'none'}")
     if features is not None:
         print(f"FID features: {features.name}")
@@ -135,7 +148,8 @@ def compress_run(cfg: CompressConfig, teacher: nn.Module, info: dict, student: n
         "method": cfg.method, "task": task, "teacher": teacher_name, **final,
         **cost, f"best_{best_key}": loop.best, "iters": loop.iteration,
         "seconds": round(loop.seconds, 2), "fid_features": features.name if features else None,
-        "distill_layers": layers, "discriminator": d_source, "history": loop.history,
+        "distill_layers": layers, "discriminator": d_source,
+        "student_init": getattr(options, "student_init", None), "history": loop.history,
         "config": to_dict(cfg)})
     print(" ".join(f"{k}={v:.4g}" for k, v in final.items())
           + f" iters={loop.iteration} seconds={loop.seconds:.1f}")
