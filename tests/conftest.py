@@ -137,3 +137,29 @@ def make_method(name, teacher, student, generator, spec, options=None, **setup):
     cls = METHODS.get(name)
     return cls(teacher, student, generator, read_options(cls.Options, options or {}, name), spec,
                DataFreeSetup(**setup))
+
+
+def groups_by_hand(net, x):
+    """TinyClassifier's two attention points: the BN output and the pooled map."""
+    bn = net.bn(net.conv(x))
+    return [bn, net.pool(torch.relu(bn))]
+
+
+def at_by_hand(s_maps, t_maps):
+    """Σ_l mean((a_S − a_T)²), a = the normalized channel mean of squared activations."""
+    def att(a):
+        a = a.pow(2).mean(1).flatten(1)
+        return a / a.norm(dim=1, keepdim=True)
+    return sum(((att(s) - att(t)) ** 2).mean() for s, t in zip(s_maps, t_maps))
+
+
+class Constant(nn.Module):
+    """A stand-in generator whose every image is filled with one value."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+        self.w = nn.Parameter(torch.zeros(()))
+
+    def forward(self, z):
+        return torch.full((len(z), 1, 8, 8), self.value) + self.w

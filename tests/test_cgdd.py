@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-from conftest import TinyClassifier, make_method
+from conftest import TinyClassifier, at_by_hand, groups_by_hand, make_method
 from test_cli import dfkd_args
 
 import dfkd.discriminator_distillation.methods  # noqa: F401
@@ -43,20 +43,6 @@ def kl_by_hand(student_logits, teacher_logits, tau=1.0):
     p_t = (teacher_logits / tau).softmax(1)
     log_p_s = (student_logits / tau).log_softmax(1)
     return tau ** 2 * (p_t * (p_t.log() - log_p_s)).sum(1).mean()
-
-
-def groups_by_hand(net, x):
-    """TinyClassifier's two attention points: the BN output and the pooled map."""
-    bn = net.bn(net.conv(x))
-    return [bn, net.pool(torch.relu(bn))]
-
-
-def at_by_hand(s_maps, t_maps):
-    """Σ_l mean((a_S − a_T)²), a = normalized channel mean of squared activations."""
-    def att(a):
-        a = a.pow(2).mean(1).flatten(1)
-        return a / a.norm(dim=1, keepdim=True)
-    return sum(((att(s) - att(t)) ** 2).mean() for s, t in zip(s_maps, t_maps))
 
 
 def asked_labels(seed, n=B, classes=10):

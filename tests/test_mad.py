@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-from conftest import TinyClassifier, make_method
+from conftest import Constant, TinyClassifier, make_method
 from test_cli import dfkd_args
 
 import dfkd.discriminator_distillation.methods  # noqa: F401  (registers mad)
@@ -158,18 +158,6 @@ def test_cgdd_conditional_generator_feeds_its_own_momentum_embedding():
         y2 = balanced(B)
         x_mom = ema(torch.randn(B, NZ), y2)
     torch.testing.assert_close(images[B:], x_mom)
-
-
-class Constant(nn.Module):
-    """A stand-in generator whose every image is filled with one value."""
-
-    def __init__(self, value):
-        super().__init__()
-        self.value = value
-        self.w = nn.Parameter(torch.zeros(()))
-
-    def forward(self, z):
-        return torch.full((len(z), 1, 8, 8), self.value) + self.w
 
 
 FORMER = {"divergence": "l1", "delta": 0.0, "student_batch": "split", "weight_live": 0.5,

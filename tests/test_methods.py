@@ -1,9 +1,8 @@
 """Each data-free method's generator and student losses against hand-computed values."""
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from conftest import TinyClassifier, make_method
+from conftest import TinyClassifier, at_by_hand, groups_by_hand, make_method
 
 import dfkd.discriminator_distillation.methods  # noqa: F401
 from dfkd.core.errors import ConfigError
@@ -19,19 +18,6 @@ B, NZ = 16, 8
 def kl_by_hand(student_logits, teacher_logits):
     p_t = teacher_logits.softmax(1)
     return (p_t * (p_t.log() - student_logits.log_softmax(1))).sum(1).mean()
-
-
-def groups_by_hand(net, x):
-    """TinyClassifier's two attention points: the BN output and the pooled map."""
-    bn = net.bn(net.conv(x))
-    return [bn, net.pool(torch.relu(bn))]
-
-
-def at_by_hand(s_maps, t_maps):
-    def att(a):
-        a = a.pow(2).mean(1).flatten(1)
-        return a / a.norm(dim=1, keepdim=True)
-    return sum(((att(s) - att(t)) ** 2).mean() for s, t in zip(s_maps, t_maps))
 
 
 def build(method, generator="dafl", **kwargs):
@@ -82,59 +68,6 @@ def test_zskt_student_kl_plus_beta_attention():
     torch.testing.assert_close(terms["kl"], kl)
     torch.testing.assert_close(terms["at"], at)
     torch.testing.assert_close(terms["loss"], kl / 10 + 250.0 * at)
-
-
-def test_cgdd_losses_by_hand():
-    m, teacher, student, g = build("cgdd", "conditional",
-                                   options={"ce": 2.0, "adv": 0.5, "student_ce": 0.3, "at": 10.0})
-    torch.manual_seed(3)
-    terms = m.adversary_loss(0)
-    torch.manual_seed(3)
-    labels = torch.arange(B) % 10
-    labels = labels[torch.randperm(B)]
-    x = g(torch.randn(B, NZ), labels)
-    assert torch.equal(m._batch[3], labels)  # class-balanced preset labels
-    ce, kl = F.cross_entropy(teacher(x), labels), kl_by_hand(student(x), teacher(x))
-    torch.testing.assert_close(terms["loss"], 2.0 * ce - 0.5 * kl)
-    s = m.student_loss(0)
-    expected = (kl_by_hand(student(x), teacher(x)) + 0.3 * F.cross_entropy(student(x), labels)
-                + 10.0 * at_by_hand(groups_by_hand(student, x), groups_by_hand(teacher, x)))
-    torch.testing.assert_close(s["loss"], expected)
-
-
-class Constant(nn.Module):
-    """A stand-in generator whose every image is filled with one value."""
-
-    def __init__(self, value):
-        super().__init__()
-        self.value = value
-        self.w = nn.Parameter(torch.zeros(()))
-
-    def forward(self, z):
-        return torch.full((len(z), 1, 8, 8), self.value) + self.w
-
-
-def test_unconditional_mad_in_its_former_form_is_half_live_half_momentum_generator():
-    """MAD's unconditional L1 form (its earlier default, kept as options)."""
-    torch.manual_seed(0)
-    teacher, student = TinyClassifier(width=6), TinyClassifier(width=3)
-    former = {"divergence": "l1", "delta": 0.0, "student_batch": "split", "weight_live": 0.5,
-              "weight_momentum": 0.5, "warmup_rounds": 0}
-    m = make_method("mad", teacher, student, Constant(0.0), SPEC, former, nz=NZ, batch_size=B,
-                    generator_ema=Constant(1.0))
-    seen = []
-    student.forward = lambda x: (seen.append(x), TinyClassifier.forward(student, x))[1]
-    terms = m.student_loss(0)
-    batch = seen[-1]
-    assert batch.shape == (B, 1, 8, 8)
-    assert (batch[: B // 2] == 0).all() and (batch[B // 2:] == 1).all()
-    torch.testing.assert_close(terms["loss"], (TinyClassifier.forward(student, batch)
-                                               - teacher(batch)).abs().mean())
-
-
-def test_mad_needs_momentum_generator():
-    with pytest.raises(ConfigError, match="generator.ema"):
-        build("mad", "dfad")
 
 
 def test_conditional_generator_required_exactly_where_needed():

@@ -25,11 +25,9 @@ from dfkd.adversarial_kd.config import KDConfig
 from dfkd.adversarial_kd.train import kd_run
 from dfkd.core.config import build_config, config_for_images, merge, validate
 from dfkd.core.errors import ConfigError
-from dfkd.core.io import seed_everything
 from dfkd.data.specs import DatasetSpec
-from dfkd.engine.run import RunSetup, check_input_size, resolve_device
+from dfkd.engine.run import own_models_run, resolve_device
 from dfkd.engine.run_folder import check_out
-from dfkd.metrics import accuracy
 from dfkd.nets.import_path import import_path_of
 from dfkd.nets.student_file import student_meta
 
@@ -76,12 +74,7 @@ def distill(teacher: nn.Module, student: nn.Module, *, train_data: Labelled,
                   student)
     out = Path(out or f"runs/kd_{type(teacher).__name__}_{type(student).__name__}")
     check_out(out, resume)
-    student = student.to(device_)
-    for role, model in (("teacher", teacher), ("student", student)):
-        check_input_size(model, f"the {role} {type(model).__name__}", spec, device_)
-    teacher_acc = accuracy(teacher, test_set, device=device_) if test_set is not None else None
-    seed_everything(cfg.train.seed)
-    run = RunSetup(device_, spec, test_set, teacher, {"test_acc": teacher_acc}, student)
+    run = own_models_run(device_, spec, test_set, teacher, student, cfg.train.seed)
     return kd_run(cfg, run, train, out, resume,
                   {"teacher": type(teacher).__name__, "student": type(student).__name__},
                   student_meta(student, None, None, spec, dataset="custom", method="kd",

@@ -21,14 +21,12 @@ from torch.utils.data import TensorDataset
 from dfkd.cli import with_method_options
 from dfkd.core.config import build_config, config_for_images, merge, validate
 from dfkd.core.errors import ConfigError
-from dfkd.core.io import seed_everything
 from dfkd.data.specs import DatasetSpec
 from dfkd.discriminator_distillation.config import DFKDConfig
 from dfkd.discriminator_distillation.registry import METHODS
 from dfkd.discriminator_distillation.train import distill_run
-from dfkd.engine.run import RunSetup, check_input_size, resolve_device
+from dfkd.engine.run import own_models_run, resolve_device
 from dfkd.engine.run_folder import check_out
-from dfkd.metrics import accuracy
 from dfkd.nets.import_path import import_path_of
 from dfkd.nets.student_file import student_meta
 
@@ -72,13 +70,7 @@ def distill(teacher: nn.Module, student: nn.Module, *, method: str = "dafl",
     out = Path(out or f"runs/{method}_{type(teacher).__name__}_{type(student).__name__}")
     check_out(out, resume)
     test_set = _test_set(test_data, spec)
-    teacher = teacher.to(device_).eval()
-    student = student.to(device_)
-    for role, model in (("teacher", teacher), ("student", student)):
-        check_input_size(model, f"the {role} {type(model).__name__}", spec, device_)
-    teacher_acc = accuracy(teacher, test_set, device=device_) if test_set is not None else None
-    seed_everything(cfg.train.seed)
-    run = RunSetup(device_, spec, test_set, teacher, {"test_acc": teacher_acc}, student)
+    run = own_models_run(device_, spec, test_set, teacher, student, cfg.train.seed)
     return distill_run(cfg, run, out, resume, student_meta(
         student, None, None, spec, dataset="custom", method=method, teacher=cfg.teacher))
 

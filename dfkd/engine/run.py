@@ -16,6 +16,7 @@ from dfkd.engine import distributed
 from dfkd.engine.player import Player
 from dfkd.engine.run_folder import check_out
 from dfkd.engine.teacher import load_teacher
+from dfkd.metrics import accuracy
 from dfkd.nets import build_model, model_ref
 from dfkd.nets.shape_check import check_input_size
 
@@ -72,6 +73,19 @@ def setup_run(cfg, out: Path, resume: bool) -> RunSetup:
                               ("student", student_ref.name, student)):
         check_input_size(model, f"the {role} {name}", spec, device)
     return RunSetup(device, spec, test_set, teacher, meta, student)
+
+
+def own_models_run(device: torch.device, spec: DatasetSpec, test_set: TensorDataset | None,
+                   teacher: nn.Module, student: nn.Module, seed: int) -> RunSetup:
+    """The :class:`RunSetup` of an API call on models of one's own: both on ``device`` (the
+    teacher in eval mode), their input and output shapes checked against ``spec``, the
+    teacher's test accuracy where there is a test set, then the seed."""
+    teacher, student = teacher.to(device).eval(), student.to(device)
+    for role, model in (("teacher", teacher), ("student", student)):
+        check_input_size(model, f"the {role} {type(model).__name__}", spec, device)
+    teacher_acc = accuracy(teacher, test_set, device=device) if test_set is not None else None
+    seed_everything(seed)
+    return RunSetup(device, spec, test_set, teacher, {"test_acc": teacher_acc}, student)
 
 
 def critic_player(knowledge, cfg, total_iters: int, device: torch.device):
