@@ -35,8 +35,9 @@ def from_tools(module: str) -> bool:
     return top == "tools" or top in TOOL_NAMES or module.startswith(".")
 
 
-def test_there_are_the_six_entry_points():
-    assert [p.name for p in TOOLS] == ["benchmark.py", "benchmark_distributed.py",
+def test_there_are_the_seven_entry_points():
+    assert [p.name for p in TOOLS] == ["benchmark.py", "benchmark_bn_pair.py",
+                                       "benchmark_distributed.py",
                                        "benchmark_gan.py", "benchmark_joint.py",
                                        "benchmark_losses.py", "benchmark_report.py"]
 
