@@ -120,7 +120,7 @@ def data_free_lines(results: dict, out: Path, plots: bool) -> list[str]:
 
 
 def bn_pair_lines(results: dict) -> list[str]:
-    from benchmarks.bn_pair import table_and_targets
+    from benchmarks.bn_pair.report import table_and_targets
 
     return ["## Data-free methods on the BatchNorm pair, 3 seeds (`make bench`, details: "
             "bn_pair.md)", "", *table_and_targets(results), ""]

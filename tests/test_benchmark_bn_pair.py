@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import bn_pair
+from benchmarks.bn_pair import cli, report, runs
 
 
 def history(*points):
@@ -25,7 +25,7 @@ def test_summarize_keeps_final_last_three_and_best():
                            {"iteration": 20, "seconds": 50.0, "acc": 70.0},
                            {"iteration": 30, "seconds": 75.0, "acc": 78.0, "early_bank_acc": 1},
                            {"iteration": 40, "seconds": 100.0, "acc": 80.0}]}
-    r = bn_pair.summarize(metrics, seed=2, spent={"cpu_seconds": 123.44, "parts": 2})
+    r = runs.summarize(metrics, seed=2, spent={"cpu_seconds": 123.44, "parts": 2})
     assert r["last_mean"] == pytest.approx((70 + 78 + 80) / 3)
     assert (r["student_acc"], r["best_acc"], r["seed"]) == (80.0, 84.0, 2)
     assert r["ratio"] == pytest.approx(80 / 90)
@@ -34,7 +34,7 @@ def test_summarize_keeps_final_last_three_and_best():
 
 
 def test_method_summary_is_mean_and_sample_std():
-    s = bn_pair.method_summary([row("cmi", 0, 70.0, 600, [(600, 70)]),
+    s = report.method_summary([row("cmi", 0, 70.0, 600, [(600, 70)]),
                                 row("cmi", 1, 74.0, 600, [(600, 74)]),
                                 row("cmi", 2, 72.0, 600, [(600, 72)])])
     assert s["student_acc"] == pytest.approx(72.0)
@@ -44,16 +44,16 @@ def test_method_summary_is_mean_and_sample_std():
 
 def test_time_to_reach_is_the_first_evaluation_at_or_above():
     h = history((30, 60.0), (60, 75.0), (90, 74.0), (120, 80.0))
-    assert bn_pair.time_to_reach(h, 75.0) == 60
-    assert bn_pair.time_to_reach(h, 79.0) == 120
-    assert bn_pair.time_to_reach(h, 81.0) is None
-    assert bn_pair.time_to_reach(h, 75.0, scale=0.5) == 30
-    assert bn_pair.cpu_scale({"cpu_seconds": 90.0, "seconds": 120.0}) == 0.75
+    assert report.time_to_reach(h, 75.0) == 60
+    assert report.time_to_reach(h, 79.0) == 120
+    assert report.time_to_reach(h, 81.0) is None
+    assert report.time_to_reach(h, 75.0, scale=0.5) == 30
+    assert report.cpu_scale({"cpu_seconds": 90.0, "seconds": 120.0}) == 0.75
 
 
 def test_teacher_paths_per_seed():
-    assert bn_pair.teacher_path(0).name == "lenet5_bn_fashion_mnist.pt"
-    assert bn_pair.teacher_path(2).name == "lenet5_bn_fashion_mnist_seed2.pt"
+    assert runs.teacher_path(0).name == "lenet5_bn_fashion_mnist.pt"
+    assert runs.teacher_path(2).name == "lenet5_bn_fashion_mnist_seed2.pt"
 
 
 def test_report_verdicts(tmp_path):
@@ -63,7 +63,7 @@ def test_report_verdicts(tmp_path):
     # reaches it only at 600 s in one seed: missed
     rows += [row("nayer", 0, 84.0, 800, [(100, 72.0), (800, 84.0)]),
              row("nayer", 1, 82.0, 800, [(600, 71.0), (800, 82.0)])]
-    bn_pair.write_report({"rows": rows, "machine": "m", "date": "d"}, tmp_path, plot=False)
+    report.write_report({"rows": rows, "machine": "m", "date": "d"}, tmp_path, plot=False)
     md = (tmp_path / "bn_pair.md").read_text()
     assert "| fast_dfkd | 2 | 90.00 | 71.00 ± 0.00 |" in md
     assert "- each run within 15 CPU minutes: MISSED (longest: deepinversion, 15.2 CPU min)" in md
@@ -79,10 +79,10 @@ def test_a_measured_run_is_not_repeated(tmp_path, monkeypatch):
     measured = row("nayer", 0, 80.0, 100, [(100, 80.0)])
     (tmp_path / "bn_pair.json").write_text(json.dumps({"rows": [measured]}))
     started = []
-    monkeypatch.setattr(bn_pair, "run_one", lambda *a, **k: started.append(a) or
+    monkeypatch.setattr(cli, "run_one", lambda *a, **k: started.append(a) or
                         row(a[0], a[1], 75.0, 100, [(100, 75.0)]))
-    monkeypatch.setattr(bn_pair, "ensure_teacher", lambda *a: None)
-    assert bn_pair.main(["--methods", "nayer", "cmi", "--seeds", "0", "--out", str(tmp_path),
+    monkeypatch.setattr(cli, "ensure_teacher", lambda *a: None)
+    assert cli.main(["--methods", "nayer", "cmi", "--seeds", "0", "--out", str(tmp_path),
                          "--runs", str(tmp_path / "runs")]) == 0
     assert [a[:2] for a in started] == [("cmi", 0)]
     rows = json.loads((tmp_path / "bn_pair.json").read_text())["rows"]

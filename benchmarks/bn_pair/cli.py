@@ -1,0 +1,75 @@
+"""``main`` of the BN-pair benchmark (``tools/benchmark_bn_pair.py``): the missing runs, two
+side by side, bn_pair.json and .md rewritten after each."""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from benchmarks import OUT
+from benchmarks.bn_pair.report import METHODS, write_report
+from benchmarks.bn_pair.runs import SEEDS, ensure_teacher, run_one
+from benchmarks.machine import machine_info
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--jobs", type=int, default=2, help="runs side by side (1 thread each)")
+    parser.add_argument("--runs", default="runs/bn_pair", help="folder of the training runs")
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="config override for every run (for trials "
+                        "and tests: rows measured so are not the benchmark's)")
+    parser.add_argument("--rerun", action="store_true",
+                        help="run the selected (method, seed) pairs again even if measured")
+    parser.add_argument("--report-only", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    runs, out = Path(args.runs), Path(args.out)
+    previous = out / "bn_pair.json"
+    results = json.loads(previous.read_text()) if previous.exists() else {}
+    results.setdefault("rows", [])
+    done = {(r["method"], r["seed"]) for r in results["rows"]}
+    todo = [(m, s) for s in args.seeds for m in args.methods
+            if args.rerun or (m, s) not in done]
+    if args.report_only:
+        todo = []
+    for seed in sorted({s for _, s in todo}):
+        ensure_teacher(seed, args.data_root, runs)
+    failed = False
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {}
+        for method, seed in todo:
+            if args.rerun:
+                shutil.rmtree(runs / f"{method}-seed{seed}", ignore_errors=True)
+            futures[pool.submit(run_one, method, seed, runs, args.data_root,
+                                  tuple(args.overrides))] = (method, seed)
+        for future in as_completed(futures):
+            method, seed = futures[future]
+            try:
+                row = future.result()
+            except RuntimeError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                failed = True
+                continue
+            results["rows"] = [r for r in results["rows"]
+                               if (r["method"], r["seed"]) != (method, seed)] + [row]
+            results["date"] = time.strftime("%Y-%m-%d")
+            results["machine"] = machine_info(import_torch=False)
+            write_report(results, out)
+            print(f"[{method}/{seed}] final {row['student_acc']:.2f}% "
+                  f"({row['seconds'] / 60:.1f} min)", flush=True)
+    write_report(results, out)
+    print((out / "bn_pair.md").read_text())
+    return 1 if failed else 0

@@ -1,0 +1,90 @@
+"""Teachers of each seed and one (method, seed) run in a child process, with its row."""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks import ROOT
+from benchmarks.children import run_child
+
+TEACHER = "lenet5_bn"
+DATASET = "fashion_mnist"
+TEACHER_EPOCHS = 10
+SEEDS = (0, 1, 2)
+LAST = 3  # evaluations averaged for "last mean"
+TOOLS = ROOT / "tools"
+
+
+
+def teacher_path(seed: int) -> Path:
+    """Teacher ``seed``'s checkpoint (seed 0 is the file train_dfkd.py finds by default)."""
+    suffix = "" if seed == 0 else f"_seed{seed}"
+    return ROOT / "checkpoints" / f"{TEACHER}_{DATASET}{suffix}.pt"
+
+
+def ensure_teacher(seed: int, data_root: str | None, runs: Path) -> Path:
+    """Teacher ``seed``, trained in a child process when its file is missing."""
+    path = teacher_path(seed)
+    if not path.exists():
+        cmd = [sys.executable, str(TOOLS / "train_teacher.py"), "--model", TEACHER,
+               "--dataset", DATASET, "--epochs", str(TEACHER_EPOCHS), "--seed", str(seed),
+               "--out", str(path), "--run-dir", str(runs / f"teacher_seed{seed}")]
+        if data_root:
+            cmd += ["--data-root", data_root]
+        print(f"[teacher {seed}] {' '.join(cmd[1:])}", flush=True)
+        subprocess.run(cmd, check=True)
+    return path
+
+
+def run_command(method: str, seed: int, folder: Path, data_root: str | None,
+                extra: tuple[str, ...] = ()) -> list[str]:
+    cmd = [sys.executable, str(TOOLS / "train_dfkd.py"), "--method", method, "--dataset",
+           DATASET, "--seed", str(seed), "--teacher-ckpt", str(teacher_path(seed)),
+           "--set", f"teacher={TEACHER}", "--set", "train.threads=1", "--out", str(folder)]
+    cmd += [x for o in extra for x in ("--set", o)]
+    if data_root:
+        cmd += ["--data-root", data_root]
+    if (folder / "latest.pt").exists():
+        cmd.append("--resume")
+    return cmd
+
+
+def run_one(method: str, seed: int, runs: Path, data_root: str | None,
+            extra: tuple[str, ...] = ()) -> dict:
+    """(method, seed) in a child process; its row. CPU seconds add up over resumed parts
+    (kept in ``<folder>/child.json``)."""
+    folder = runs / f"{method}-seed{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    ledger = folder / "child.json"
+    spent = json.loads(ledger.read_text()) if ledger.exists() else {"cpu_seconds": 0.0, "parts": 0}
+    if not (folder / "metrics.json").exists():
+        cmd = run_command(method, seed, folder, data_root, extra)
+        print(f"[{method}/{seed}] {' '.join(cmd[1:])}", flush=True)
+        child = run_child(cmd, runs / f"{method}-seed{seed}.log", f"[{method}/{seed}] ",
+                          echo=False)
+        spent = {"cpu_seconds": spent["cpu_seconds"] + child.cpu_seconds,
+                 "parts": spent["parts"] + 1}
+        ledger.write_text(json.dumps(spent))
+        if child.status != 0:
+            raise RuntimeError(f"{method} seed {seed} failed (exit {child.status}); see "
+                               f"{runs / f'{method}-seed{seed}.log'}")
+    row = summarize(json.loads((folder / "metrics.json").read_text()), seed, spent)
+    return {**row, "overrides": list(extra)} if extra else row
+
+
+def summarize(metrics: dict, seed: int, spent: dict) -> dict:
+    """A row from a run's metrics.json and its child's CPU seconds."""
+    history = [{"iteration": h["iteration"], "seconds": h["seconds"], "acc": h["acc"]}
+               for h in metrics["history"] if h.get("acc") is not None]
+    last = [h["acc"] for h in history[-LAST:]]
+    return {"method": metrics["method"], "seed": seed, "teacher_acc": metrics["teacher_acc"],
+            "student_acc": metrics["student_acc"],
+            "last_mean": statistics.mean(last) if last else None,
+            "best_acc": metrics["best_student_acc"],
+            "ratio": metrics["student_acc"] / metrics["teacher_acc"],
+            "iters": metrics["iters"], "seconds": metrics["seconds"],
+            "cpu_seconds": round(spent["cpu_seconds"], 1), "parts": spent["parts"],
+            "history": history}
