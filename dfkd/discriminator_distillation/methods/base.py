@@ -196,6 +196,18 @@ class DataFreeMethod:
         """The method's published student loss on one student batch."""
         raise NotImplementedError
 
+    def idle_student_loss(self, why: str, key: str) -> dict[str, torch.Tensor]:
+        """A student step that learns nothing (``why``: e.g. "mad's generator pretraining
+        takes no student step"):
+        a constant whose backward reaches no weight, so the optimizer skips every parameter
+        (no weight decay, no momentum step); logged as ``key`` = 1. The float16 loss scaler
+        refuses such a step, so under CUDA autocast it is one ConfigError line."""
+        if torch.is_autocast_enabled("cuda"):
+            raise ConfigError(f"{why}, which the float16 loss scaler refuses: set "
+                              "train.amp: false or options.warmup_rounds: 0")
+        return {"loss": torch.zeros((), device=self.device, requires_grad=True),
+                key: torch.ones(())}
+
     def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         """The method's own student loss, or the ``student_loss:`` terms where given."""
         images, teacher_logits, targets = self.student_inputs(iteration)

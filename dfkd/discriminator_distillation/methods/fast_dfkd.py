@@ -211,12 +211,8 @@ class FastDFKD(SynthesisMethod):
         the optimizer skips every parameter (no weight decay, no momentum step)."""
         if iteration >= self.options.warmup_rounds:
             return super().student_loss(iteration)
-        if torch.is_autocast_enabled("cuda"):
-            raise ConfigError("fast_dfkd's warm-up rounds take no student step, which the "
-                              "float16 loss scaler refuses: set train.amp: false or "
-                              "options.warmup_rounds: 0")
-        loss = torch.zeros((), device=self.device, requires_grad=True)
-        return {"loss": loss, "warmup": torch.ones(())}
+        return self.idle_student_loss("fast_dfkd's warm-up rounds take no student step",
+                                      "warmup")
 
     def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
                 targets: torch.Tensor) -> dict[str, torch.Tensor]:

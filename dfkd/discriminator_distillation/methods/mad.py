@@ -245,12 +245,8 @@ class MAD(DataFreeMethod):
         backward reaches no weight, so the optimizer skips every parameter."""
         if not self.pretraining(iteration):
             return super().student_loss(iteration)
-        if torch.is_autocast_enabled("cuda"):
-            raise ConfigError("mad's generator pretraining takes no student step, which the "
-                              "float16 loss scaler refuses: set train.amp: false or "
-                              "options.warmup_rounds: 0")
-        loss = torch.zeros((), device=self.device, requires_grad=True)
-        return {"loss": loss, "pretraining": torch.ones(())}
+        return self.idle_student_loss("mad's generator pretraining takes no student step",
+                                      "pretraining")
 
     def distill(self, images: torch.Tensor, teacher_logits: torch.Tensor,
                 targets: torch.Tensor) -> dict[str, torch.Tensor]:
