@@ -163,3 +163,42 @@ class Constant(nn.Module):
 
     def forward(self, z):
         return torch.full((len(z), 1, 8, 8), self.value) + self.w
+
+
+def straight_and_resumed(args, tmp_path: Path, total: int, stop: int) -> tuple[dict, dict]:
+    """``latest.pt`` of a data-free run of ``total`` iterations straight, and of one stopped
+    at ``stop`` then resumed to ``total`` (``args(out, iters)``: train_dfkd's argv)."""
+    from dfkd.discriminator_distillation.train import main as train_dfkd
+
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert train_dfkd(args(straight, total)) == 0
+    train_dfkd(args(split, stop))
+    train_dfkd(args(split, total) + ["--resume"])
+    a = torch.load(straight / "latest.pt", weights_only=True)
+    b = torch.load(split / "latest.pt", weights_only=True)
+    assert a["iteration"] == b["iteration"] == total
+    return a, b
+
+
+def checkpoint_tensors(tree, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Every tensor of a nested checkpoint, by its path."""
+    if isinstance(tree, torch.Tensor):
+        return {prefix: tree}
+    out = {}
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            out.update(checkpoint_tensors(v, f"{prefix}/{k}"))
+    elif isinstance(tree, (list, tuple)):
+        for i, v in enumerate(tree):
+            out.update(checkpoint_tensors(v, f"{prefix}/{i}"))
+    return out
+
+
+def assert_same_tensors(a: dict, b: dict, parts=("players", "method", "rng")) -> dict:
+    """Every tensor under ``parts`` of two checkpoints equal; returns ``a``'s, by path."""
+    ta = checkpoint_tensors({k: a[k] for k in parts})
+    tb = checkpoint_tensors({k: b[k] for k in parts})
+    assert ta.keys() == tb.keys()
+    for key, value in ta.items():
+        assert torch.equal(value, tb[key]), key
+    return ta

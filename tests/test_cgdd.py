@@ -12,7 +12,14 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-from conftest import TinyClassifier, at_by_hand, groups_by_hand, make_method
+from conftest import (
+    TinyClassifier,
+    assert_same_tensors,
+    at_by_hand,
+    groups_by_hand,
+    make_method,
+    straight_and_resumed,
+)
 from test_cli import dfkd_args
 
 import dfkd.discriminator_distillation.methods  # noqa: F401
@@ -293,20 +300,6 @@ def test_every_config_loads_and_says_what_is_reconstructed(name):
 
 # -- exact resume -------------------------------------------------------------------------
 
-def _tensors(tree, prefix=""):
-    """Every tensor of a nested checkpoint, by its path."""
-    if isinstance(tree, torch.Tensor):
-        return {prefix: tree}
-    out = {}
-    if isinstance(tree, dict):
-        for k, v in tree.items():
-            out.update(_tensors(v, f"{prefix}/{k}"))
-    elif isinstance(tree, (list, tuple)):
-        for i, v in enumerate(tree):
-            out.update(_tensors(v, f"{prefix}/{i}"))
-    return out
-
-
 def test_resume_equals_straight_run_tensor_for_tensor(teacher, fake_data_root, tmp_path):
     """4 iterations straight = 2, then --resume to 4: every tensor of latest.pt (weights,
     optimizer moments, replay buffer, bank, random state) and every evaluation, with every
@@ -314,22 +307,14 @@ def test_resume_equals_straight_run_tensor_for_tensor(teacher, fake_data_root, t
     extra = ["--set", "options.student_ce=0.5", "--set", "options.ce=1",
              "--set", "replay.capacity=40", "--set", "replay.policy=reservoir",
              "--set", "student.schedule.horizon=4", "--set", "generator.schedule.horizon=4"]
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    train_dfkd(dfkd_args("cgdd", teacher, fake_data_root, straight, 4) + extra)
-    train_dfkd(dfkd_args("cgdd", teacher, fake_data_root, split, 2) + extra)
-    train_dfkd(dfkd_args("cgdd", teacher, fake_data_root, split, 4) + extra + ["--resume"])
-    a = torch.load(straight / "latest.pt", weights_only=True)
-    b = torch.load(split / "latest.pt", weights_only=True)
-    assert a["iteration"] == b["iteration"] == 4
-    parts = ("players", "method", "rng")
-    ta, tb = _tensors({k: a[k] for k in parts}), _tensors({k: b[k] for k in parts})
-    assert ta.keys() == tb.keys() and any("replay" in k for k in ta)
+    a, b = straight_and_resumed(
+        lambda out, n: dfkd_args("cgdd", teacher, fake_data_root, out, n) + extra, tmp_path, 4, 2)
+    ta = assert_same_tensors(a, b)
+    assert any("replay" in k for k in ta)
     assert any(k.startswith("/rng") for k in ta)  # the random stream resumes too
     assert a["last_eval"] == b["last_eval"] and a["best"] == b["best"]
-    for key, value in ta.items():
-        assert torch.equal(value, tb[key]), key
-    history_a = json.loads((straight / "metrics.json").read_text())["history"]
-    history_b = json.loads((split / "metrics.json").read_text())["history"]
+    history_a = json.loads((tmp_path / "straight" / "metrics.json").read_text())["history"]
+    history_b = json.loads((tmp_path / "split" / "metrics.json").read_text())["history"]
     assert [h["acc"] for h in history_a] == [h["acc"] for h in history_b]
 
 

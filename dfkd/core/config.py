@@ -249,6 +249,11 @@ RANGES: dict[str, Range] = {
     "rounds_per_epoch": COUNT,
     "generator_life": COUNT,
     "jitter": COUNT_OR_OFF,  # pixels; 0: no shift
+    # a dataset folder in the original pix2pix/CycleGAN layout (data: section)
+    "load_size": COUNT,
+    "crop_size": COUNT,
+    "input_nc": COUNT_OR_OFF,  # 0: the teacher's channels (or 3)
+    "output_nc": COUNT_OR_OFF,
     # -- rates and scales -------------------------------------------------------------------
     "lr": POSITIVE,
     "gamma": POSITIVE,  # step schedule multiplier (> 1 raises the rate)
@@ -351,6 +356,15 @@ def validate(cfg: Any, prefix: str = "") -> Any:
         else:
             check_value(key, value)
     return cfg
+
+
+def check_choice(key: str, value: str, choices: typing.Iterable[str]) -> str:
+    """``value`` if it is one of ``choices``, else one :class:`ConfigError` line naming the
+    key (e.g. ``"method mad: options.divergence"``), the value and the choices."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ConfigError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def read_options(options_type: type, values: dict, method: str) -> Any:

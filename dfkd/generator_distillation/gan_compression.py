@@ -59,13 +59,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dfkd.core.config import check_choice
 from dfkd.core.errors import ConfigError
 from dfkd.core.modes import eval_mode
-from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import StatelessMethod
 from dfkd.gan.evaluation import GRID, generate
-from dfkd.gan.setup import GANSetup, TranslationData
+from dfkd.gan.setup import GANSetup, TranslationData, take
 from dfkd.generator_distillation.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
 from dfkd.nets.hooks import PairRecorder
@@ -128,12 +128,8 @@ class GANCompressionOptions:
 def check_options(options: GANCompressionOptions, paired: bool) -> None:
     """One ConfigError line for a bad choice among the string options."""
     check_gan_mode(options.gan_mode)
-    if options.student_init not in STUDENT_INITS:
-        raise ConfigError(f"options.student_init must be one of {', '.join(STUDENT_INITS)}, "
-                          f"got {options.student_init!r}")
-    if options.recon_target not in RECON_TARGETS:
-        raise ConfigError(f"options.recon_target must be one of {', '.join(RECON_TARGETS)}, "
-                          f"got {options.recon_target!r}")
+    check_choice("options.student_init", options.student_init, STUDENT_INITS)
+    check_choice("options.recon_target", options.recon_target, RECON_TARGETS)
     if options.recon_target == "target" and not paired:
         raise ConfigError("options.recon_target=target needs paired data; this task is "
                           "unpaired: use teacher (or auto)")
@@ -143,10 +139,7 @@ def init_student(teacher: nn.Module, student: nn.Module, options: GANCompression
     """Start ``student`` as ``options.student_init`` says (``teacher``: the official L1
     channel selection, in place; ``scratch``: as built); returns a description. Call it
     once, before the first checkpoint, never on ``--resume``."""
-    if options.student_init not in STUDENT_INITS:
-        raise ConfigError(f"options.student_init must be one of {', '.join(STUDENT_INITS)}, "
-                          f"got {options.student_init!r}")
-    if options.student_init == "scratch":
+    if check_choice("options.student_init", options.student_init, STUDENT_INITS) == "scratch":
         return "scratch (random N(0, 0.02) weights)"
     init_from_teacher(teacher, student)
     return "pruned from the teacher (L1 channel selection)"
@@ -186,8 +179,7 @@ class GANCompression(StatelessMethod):
             options.recon_target == "auto" and paired)
         self.weights = {"gan": options.gan_weight, "recon": options.recon_weight,
                         "distill": options.distill_weight}
-        self.order = EpochOrder(len(inputs), batch_size, seed)
-        self.target_order = self.order if paired else EpochOrder(len(targets), batch_size, seed + 1)
+        self.order, self.target_order = data.orders(batch_size, seed)
         self.mappings = channel_mappings(teacher, student, self.layers,
                                          inputs[:2].to(self.device))
 
@@ -197,8 +189,8 @@ class GANCompression(StatelessMethod):
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and (paired) their targets, or (unpaired) an independent batch of reals."""
-        return (self.inputs[self.order.indices(iteration)].to(self.device),
-                self.targets[self.target_order.indices(iteration)].to(self.device))
+        return (take(self.inputs, self.order.indices(iteration), iteration).to(self.device),
+                take(self.targets, self.target_order.indices(iteration), iteration).to(self.device))
 
     def judge(self, x: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """D's patch logits: on (x, image) pairs for paired data, on the image alone else."""

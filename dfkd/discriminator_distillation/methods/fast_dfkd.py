@@ -58,6 +58,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dfkd.core.config import check_choice
 from dfkd.core.errors import ConfigError
 from dfkd.core.modes import eval_mode
 from dfkd.discriminator_distillation.meta import (
@@ -103,9 +104,7 @@ class FastDFKD(SynthesisMethod):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         o = self.options
-        if o.meta_gradient not in META_GRADIENTS:
-            raise ConfigError(f"options.meta_gradient must be one of {', '.join(META_GRADIENTS)}, "
-                              f"got {o.meta_gradient!r}")
+        check_choice("method fast_dfkd: options.meta_gradient", o.meta_gradient, META_GRADIENTS)
         if self.diversity:
             raise ConfigError("fast_dfkd has its own synthesis loss: set generator.diversity: 0")
         if o.reset_round and not self._first_layers():

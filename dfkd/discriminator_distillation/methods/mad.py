@@ -72,6 +72,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from dfkd.core.config import check_choice
 from dfkd.core.errors import ConfigError
 from dfkd.data.specs import DatasetSpec
 from dfkd.discriminator_distillation.methods.base import DataFreeMethod
@@ -143,12 +144,8 @@ class MAD(DataFreeMethod):
         if self.generator_ema is None:
             raise ConfigError("MAD needs the momentum generator: set generator.ema to its "
                               "momentum in (0, 1), e.g. --set generator.ema=0.95")
-        if o.divergence not in DIVERGENCES:
-            raise ConfigError(f"method mad: options.divergence must be one of "
-                              f"{', '.join(DIVERGENCES)}, got {o.divergence!r}")
-        if o.student_batch not in STUDENT_BATCHES:
-            raise ConfigError(f"method mad: options.student_batch must be one of "
-                              f"{', '.join(STUDENT_BATCHES)}, got {o.student_batch!r}")
+        check_choice("method mad: options.divergence", o.divergence, DIVERGENCES)
+        check_choice("method mad: options.student_batch", o.student_batch, STUDENT_BATCHES)
         if o.weight_live == 0 and o.weight_momentum == 0:
             raise ConfigError("method mad: options.weight_live and options.weight_momentum "
                               "are both 0, so the student learns nothing: set either > 0")
