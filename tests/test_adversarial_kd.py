@@ -1,5 +1,7 @@
-"""Adversarial student KD (Wang et al. 2018) and ANC (Belagiannis et al. 2018): the terms by
-hand, the critic player the loop adds for them, and both command lines."""
+"""Adversarial student KD on logits (``adversarial_logits``, called ``adversarial`` before
+issue 20 gave that name to Wang et al. 2018's feature form, tests/test_adversarial_features.py)
+and ANC (Belagiannis et al. 2018): the terms by hand, the critic player the loop adds for
+them, and both command lines."""
 import json
 
 import pytest
@@ -30,14 +32,15 @@ def test_discriminator_shape():
 
 
 def test_adversarial_term_and_critic_loss_by_hand(tiny_classifier):
-    teacher, student, loss = build(tiny_classifier, {"adversarial": 2.0})
+    teacher, student, loss = build(tiny_classifier, {"adversarial_logits": 2.0})
     x = torch.randn(4, 1, 8, 8)
-    d = loss.critics()["adversarial"]
+    d = loss.critics()["adversarial_logits"]
     t, s = teacher(x).detach(), student(x)
     out = loss(x)
     # student: non-saturating −log σ(D(z_s)); weighted by 2
-    assert float(out["adversarial"]) == pytest.approx(float(F.softplus(-d(s)).mean()), rel=1e-5)
-    assert float(out["loss"]) == pytest.approx(2 * float(out["adversarial"]), rel=1e-6)
+    assert float(out["adversarial_logits"]) == pytest.approx(float(F.softplus(-d(s)).mean()),
+                                                             rel=1e-5)
+    assert float(out["loss"]) == pytest.approx(2 * float(out["adversarial_logits"]), rel=1e-6)
     critic = loss.critic_loss(x)
     expected = 0.5 * (F.softplus(-d(t)).mean() + F.softplus(d(s)).mean())  # ½[BCE(real)+BCE(fake)]
     assert float(critic["loss"]) == pytest.approx(float(expected), rel=1e-5)
@@ -46,41 +49,44 @@ def test_adversarial_term_and_critic_loss_by_hand(tiny_classifier):
 
 
 def test_critic_loss_in_wgangp_mode_adds_the_penalty(tiny_classifier):
-    teacher, student, loss = build(tiny_classifier, {"adversarial": 1.0}, gan_mode="wgangp")
+    teacher, student, loss = build(tiny_classifier, {"adversarial_logits": 1.0},
+                                   gan_mode="wgangp")
     x = torch.randn(4, 1, 8, 8)
     torch.manual_seed(1)
     critic = loss.critic_loss(x)
-    d = loss.critics()["adversarial"]
+    d = loss.critics()["adversarial_logits"]
     t, s = teacher(x).detach(), student(x).detach()
-    assert float(critic["adversarial/real"]) == pytest.approx(float(-d(t).mean()), rel=1e-5)
-    assert float(critic["adversarial/fake"]) == pytest.approx(float(d(s).mean()), rel=1e-5)
+    assert float(critic["adversarial_logits/real"]) == pytest.approx(float(-d(t).mean()), rel=1e-5)
+    assert float(critic["adversarial_logits/fake"]) == pytest.approx(float(d(s).mean()), rel=1e-5)
     # the penalty by hand: 10 · mean (‖∇D(x̂)‖ − 1)², x̂ = ε·t + (1 − ε)·s, the same ε draws
     torch.manual_seed(1)
     eps = torch.rand(4, 1)
     mixed = (eps * t + (1 - eps) * s).requires_grad_(True)
     (grad,) = torch.autograd.grad(d(mixed).sum(), mixed)
     gp = 10 * (grad.norm(dim=1) - 1).pow(2).mean()
-    assert float(critic["adversarial/gp"]) == pytest.approx(float(gp), rel=1e-5)
+    assert float(critic["adversarial_logits/gp"]) == pytest.approx(float(gp), rel=1e-5)
     assert float(gp) > 0  # a fresh critic's gradient norm is not exactly 1
-    expected = critic["adversarial/real"] + critic["adversarial/fake"] + critic["adversarial/gp"]
+    expected = (critic["adversarial_logits/real"] + critic["adversarial_logits/fake"]
+                + critic["adversarial_logits/gp"])
     assert float(critic["loss"]) == pytest.approx(float(expected), rel=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["vanilla", "lsgan", "hinge", "wgangp"])
 def test_every_gan_mode_gives_finite_differentiable_losses(tiny_classifier, mode):
-    _, student, loss = build(tiny_classifier, {"adversarial": 1.0, "anc": 1.0}, gan_mode=mode)
-    x = torch.randn(4, 1, 8, 8)
-    critic = loss.critic_loss(x)
-    out = loss(x)
+    _, student, loss = build(tiny_classifier, {"adversarial_logits": 1.0, "adversarial": 1.0,
+                                               "anc": 1.0, "kdcan": 1.0}, gan_mode=mode)
+    x, y = torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 3])
+    critic = loss.critic_loss(x, y)
+    out = loss(x, y)
     assert torch.isfinite(critic["loss"]) and torch.isfinite(out["loss"])
     out["loss"].backward()
     assert student.fc.weight.grad is not None and student.fc.weight.grad.abs().sum() > 0
 
 
 def test_discriminators_belong_to_the_critic_not_the_student(tiny_classifier):
-    _, _, loss = build(tiny_classifier, {"kd": 1.0, "adversarial": 1.0, "anc": 1.0})
+    _, _, loss = build(tiny_classifier, {"kd": 1.0, "adversarial_logits": 1.0, "anc": 1.0})
     critics = loss.critics()
-    assert set(critics) == {"adversarial", "anc"}
+    assert set(critics) == {"adversarial_logits", "anc"}
     own = {id(p) for p in loss.parameters()}
     assert own and not own & {id(p) for p in critics.parameters()}  # the ANC adapter is own
     assert not any("critic" in k for k in loss.state_dict())
@@ -89,9 +95,9 @@ def test_discriminators_belong_to_the_critic_not_the_student(tiny_classifier):
 
 def test_bad_settings_are_named(tiny_classifier):
     with pytest.raises(ConfigError, match=r"knowledge\.adversarial\.gan_mode 'wgan'"):
-        build(tiny_classifier, {"adversarial": 1.0}, gan_mode="wgan")
+        build(tiny_classifier, {"adversarial_logits": 1.0}, gan_mode="wgan")
     with pytest.raises(ConfigError, match="teacher has 10 classes and the student 7"):
-        build(tiny_classifier, {"adversarial": 1.0}, num_classes=7)
+        build(tiny_classifier, {"adversarial_logits": 1.0}, num_classes=7)
     _, _, loss = build(tiny_classifier, {"kd": 1.0})
     with pytest.raises(ConfigError, match="no student_loss term has a discriminator"):
         loss.critic_loss(torch.randn(2, 1, 8, 8))
@@ -111,7 +117,8 @@ class Batches:
 
 
 def test_critic_and_student_phases_move_only_their_own_parameters(tiny_classifier, tmp_path):
-    teacher, student, loss = build(tiny_classifier, {"ce": 1.0, "adversarial": 1.0, "anc": 1.0})
+    teacher, student, loss = build(tiny_classifier, {"ce": 1.0, "adversarial_logits": 1.0,
+                                                     "anc": 1.0})
     method = Batches(loss, torch.randn(8, 1, 8, 8), torch.arange(8) % 10)
     s_player = Player.from_config("student", student, PlayerConfig(), 2,
                                   aux=torch.nn.ModuleDict({"knowledge": loss}))
@@ -130,11 +137,12 @@ def test_critic_and_student_phases_move_only_their_own_parameters(tiny_classifie
     assert moved(lambda: loop._phase(critic, method.critic_loss, 0)) == {"critics"}
     assert moved(lambda: loop._phase(s_player, method.student_loss, 0)) == {"student", "adapter"}
     losses = loop.step(1)
-    assert {"critic/adversarial/real", "critic/anc/fake", "student/adversarial", "student/anc"} <= set(losses)
+    assert {"critic/adversarial_logits/real", "critic/anc/fake", "student/adversarial_logits",
+            "student/anc"} <= set(losses)
 
 
 def test_train_kd_with_adversarial_terms_resumes_exactly(teacher, fake_data_root, tmp_path):
-    extra = ("--loss", "ce=1", "kd=1", "adversarial=0.5", "anc=0.5",
+    extra = ("--loss", "ce=1", "kd=1", "adversarial_logits=0.5", "adversarial=0.5", "anc=0.5",
              "--set", "student.schedule.horizon=12")
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert train_kd(kd_args(teacher, fake_data_root, straight, 2, *extra)) == 0
@@ -154,7 +162,7 @@ def test_data_free_run_with_an_adversarial_term(teacher, fake_data_root, tmp_pat
     args = ["--method", "dfad", "--teacher-ckpt", str(teacher), "--data-root", str(fake_data_root),
             "--out", str(out), "--iters", "2", "--batch-size", "16", "--set", "generator.ngf=4",
             "--set", "generator.nz=8", "--set", "train.log_every=1", "--set", "critic.steps=2",
-            "--loss", "l1=1", "adversarial=0.1"]
+            "--loss", "l1=1", "adversarial_logits=0.1"]
     assert train_dfkd(args) == 0
     state = torch.load(out / "latest.pt", weights_only=True)["players"]
     assert set(state) == {"generator", "critic", "student"}

@@ -41,7 +41,7 @@ def kd(out, epochs: int, **kwargs) -> nn.Module:
     teacher, student = OwnNet(8), OwnNet(4)
     return dfkd.adversarial_kd.distill(
         teacher, student, train_data=labelled(48), epochs=epochs, out=out, config=KD_TINY,
-        student_loss={"ce": 0.5, "kd": 0.5, "adversarial": 1.0}, **kwargs)
+        student_loss={"ce": 0.5, "kd": 0.5, "adversarial_logits": 1.0}, **kwargs)
 
 
 def test_kd_with_an_adversarial_term_on_ones_own_models_resumes_exactly(tmp_path):
@@ -50,7 +50,7 @@ def test_kd_with_an_adversarial_term_on_ones_own_models_resumes_exactly(tmp_path
     metrics = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     assert isinstance(whole, OwnNet) and not whole.training
     assert metrics["epochs"] == 2 and metrics["iters"] == 6  # 48 images / 16 per step
-    assert metrics["student_loss"] == {"ce": 0.5, "kd": 0.5, "adversarial": 1.0}
+    assert metrics["student_loss"] == {"ce": 0.5, "kd": 0.5, "adversarial_logits": 1.0}
     assert accuracy(whole, TensorDataset(*test)) == pytest.approx(metrics["student_acc"])
     kd(tmp_path / "split", 1, test_data=test)
     resumed = kd(tmp_path / "split", 2, test_data=test, resume=True)

@@ -84,7 +84,7 @@ def cases(teacher, data_root, pix2pix_teacher):
     return {
         "train_teacher": (["--model", "lenet5", "--epochs", "30", "--data-root", str(data_root)],
                           180),
-        "train_kd": ([*kd, "--epochs", "30", "--loss", "ce=1", "kd=1", "adversarial=0.5"], 180),
+        "train_kd": ([*kd, "--epochs", "30", "--loss", "ce=1", "kd=1", "adversarial_logits=0.5"], 180),
         "train_dfkd": (["--method", "dfad", *kd[:4], "--batch-size", "16", "--iters", "60",
                         "--set", "generator.ngf=4", "--set", "generator.nz=8",
                         "--set", "train.eval_every=5", "--set", "train.threads=1"], 60),

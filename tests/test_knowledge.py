@@ -336,8 +336,8 @@ def test_feature_sections_reach_their_terms():
 def test_adversarial_section_is_shared_with_anc():
     teacher, student = pair()
     cfg = knowledge_from("adversarial.gan_mode=lsgan", "adversarial.hidden=16")
-    loss = StudentLoss({"adversarial": 1.0, "anc": 1.0}, teacher, student, batch(2), cfg)
-    for name in ("adversarial", "anc"):
+    loss = StudentLoss({"adversarial_logits": 1.0, "anc": 1.0}, teacher, student, batch(2), cfg)
+    for name in ("adversarial_logits", "anc"):
         assert loss.terms[name].mode == "lsgan"
         assert loss.terms[name].critic.net[0].out_features == 16
     default = StudentLoss({"anc": 1.0}, teacher, student, batch(2)).terms["anc"]

@@ -50,7 +50,7 @@ def test_data_driven_kd_slots_the_critics_as_its_adversary(tiny_classifier):
     teacher, student = tiny_classifier(), tiny_classifier()
     data = TensorDataset(torch.randn(8, 1, 8, 8), torch.arange(8) % 10)
     plain = StudentLoss({"ce": 1.0, "kd": 1.0}, teacher, student, data.tensors[0][:2])
-    adversarial = StudentLoss({"kd": 1.0, "adversarial": 0.5}, teacher, student,
+    adversarial = StudentLoss({"kd": 1.0, "adversarial_logits": 0.5}, teacher, student,
                               data.tensors[0][:2])
     critics = adversarial.critics()
 
@@ -60,7 +60,7 @@ def test_data_driven_kd_slots_the_critics_as_its_adversary(tiny_classifier):
     method = DataDrivenKD(teacher, student, None, KDOptions(), data, setup(plain))
     assert method.steps_per_epoch == 2 and {"ce", "kd", "loss"} <= set(method.student_loss(0))
     method = DataDrivenKD(teacher, student, critics, KDOptions(), data, setup(adversarial))
-    assert method.critics is critics and "adversarial/loss" in method.critic_loss(0)
+    assert method.critics is critics and "adversarial_logits/loss" in method.critic_loss(0)
     with pytest.raises(ValueError, match=r"adversary is its student_loss block's critics"):
         DataDrivenKD(teacher, student, None, KDOptions(), data, setup(adversarial))
     with pytest.raises(ValueError, match=r"adversary is its student_loss block's critics"):

@@ -4,8 +4,10 @@
     python tools/train_kd.py --teacher lenet5 --student lenet5_half \
         --dataset fashion_mnist --epochs 5 --loss ce=1 dkd=1 --out runs/kd_dkd
 
+    python tools/train_kd.py --config configs/kd/fashion_mnist_kdgan.yaml   # KDGAN's game
+
 Defaults come from configs/kd/<dataset>.yaml; --loss replaces its student_loss terms,
---set key=value overrides any key.
+--set key=value overrides any key (KDGAN's own settings under options.).
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Classifier distillation with real data: data-driven KD with any ``student_loss`` block
-(including the adversarial terms of Wang et al. 2018 and ANC, whose discriminators are the
-loop's critic; ``tools/train_kd.py``) and AFD's online peers (``tools/train_afd.py``),
+(including the adversarial terms of Wang et al. 2018, ANC and KDCAN, whose discriminators
+are the loop's critic; ``tools/train_kd.py``), KDGAN's three-player game (the same tool,
+``method: kdgan``; ``kdgan.py``) and AFD's online peers (``tools/train_afd.py``),
 registered in ``METHODS``. The adversarial terms themselves live in ``dfkd.knowledge`` (a
 lower layer) because the data-free family's students use them too.
 
@@ -14,7 +15,7 @@ configs, ``train.py`` and ``train_afd.py`` the entries the tools call; ``api.dis
 one's own."""
 from typing import Any
 
-from dfkd.adversarial_kd import afd, data_driven  # noqa: F401  (registers them)
+from dfkd.adversarial_kd import afd, data_driven, kdgan  # noqa: F401  (registers them)
 from dfkd.adversarial_kd.registry import METHODS
 from dfkd.adversarial_kd.setup import RealDataSetup
 

@@ -8,8 +8,8 @@
 The run is the one ``tools/train_kd.py`` makes (same loop, run folder, ``--resume``,
 TensorBoard, ``metrics.json``, ``student.pt`` and errors); the networks and the images come
 from the caller. ``student_loss`` is any block of the toolkit's knowledge terms, the
-adversarial ones (Wang et al. 2018's discriminator, ANC) included: their discriminators are
-the loop's critic.
+adversarial ones (Wang et al. 2018's feature discriminator, its logit form, ANC, KDCAN)
+included: their discriminators are the loop's critic.
 """
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def distill(teacher: nn.Module, student: nn.Module, *, train_data: Labelled,
     ``train_data``/``test_data``: a ``TensorDataset`` of (images, labels) or the tuple, images
     (N, C, H, W) normalized as the teacher expects, labels integer classes. ``num_classes``:
     default the teacher's output width. ``student_loss``: weights of knowledge terms (e.g.
-    ``{"ce": 0.1, "kd": 0.9}``; ``adversarial``, ``anc``, ``at``, ``fitnet``, ...), default the
+    ``{"ce": 0.1, "kd": 0.9}``; ``adversarial``, ``adversarial_logits``, ``anc``,
+    ``kdcan``, ``at``, ``fitnet``, ...), default the
     config's. ``config``: a YAML file or a mapping of config keys over the embedded default
     (``configs/kd/fashion_mnist.yaml``; printed); ``epochs``, ``seed``, ``device``:
     ``train.*``. Without ``test_data`` each epoch measures agreement with the teacher on the
@@ -100,6 +101,9 @@ def _config(config, channels: int, classes: int, student_loss, epochs, seed, dev
     if cfg.augment.mixup:
         raise ConfigError("augment.mixup blends images whose true labels would then be wrong; "
                           "data-driven KD takes crop_padding and flip only")
+    if cfg.method != "kd" or cfg.options:
+        raise ConfigError(f"distill runs data-driven KD (method kd, no options); method "
+                          f"{cfg.method} runs with tools/train_kd.py --config FILE")
     return dataclasses.replace(cfg, student=dataclasses.replace(
         cfg.student, model=import_path_of(student) or type(student).__name__))
 

@@ -1,6 +1,6 @@
-"""Configs of classifier distillation with real data: data-driven KD (``tools/train_kd.py``)
-and AFD (``tools/train_afd.py``). Each tool runs one method of the family's registry, so
-neither config has a ``method`` key."""
+"""Configs of classifier distillation with real data: data-driven KD and KDGAN
+(``tools/train_kd.py``; ``method`` picks one) and AFD (``tools/train_afd.py``, its own
+config, no ``method`` key)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,13 +16,18 @@ class KDConfig:
     """Classic distillation with the real training data (``tools/train_kd.py``): the
     baseline data-free results are compared against.
 
-    No ``options:`` section: the method's loss is the ``student_loss:`` block with the
-    ``knowledge:`` section, the same top-level sections a data-free config has (and
+    ``method: kd`` (the default) has no options: its loss is the ``student_loss:`` block
+    with the ``knowledge:`` section, the same top-level sections a data-free config has (and
     ``--loss`` replaces), so the two families' configs read alike (``DataDrivenKD`` gets
     them built, as ``RealDataSetup.knowledge``; its ``KDOptions`` are empty).
+    ``method: kdgan`` (Wang et al., NeurIPS 2018; ``kdgan.KDGANOptions`` under
+    ``options:``) plays its own three-player game instead: it reads neither block, its
+    discriminator is the ``critic:`` player (``critic.model`` empty: a copy of the teacher).
     """
 
     dataset: str = "fashion_mnist"
+    method: str = "kd"  # kd, or kdgan (dfkd.adversarial_kd.METHODS; afd has its own tool)
+    options: dict[str, Any] = field(default_factory=dict)  # the method's Options
     data_root: str = ""
     # a model name, an import path, or {class, kwargs, ckpt} (dfkd.nets.import_path)
     teacher: str | dict[str, Any] = "lenet5"

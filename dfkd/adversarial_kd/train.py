@@ -1,8 +1,11 @@
 """Classic distillation with the real training data from the command line
-(``tools/train_kd.py``): the baseline data-free results are measured against."""
+(``tools/train_kd.py``): the baseline data-free results are measured against; with
+``method: kdgan`` in the config (configs/kd/fashion_mnist_kdgan.yaml) KDGAN's three-player
+game instead (``train_kdgan.kdgan_run``)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -11,8 +14,12 @@ from torch.utils.data import TensorDataset
 
 from dfkd.adversarial_kd.config import KDConfig
 from dfkd.adversarial_kd.data_driven import DataDrivenKD, KDOptions
+from dfkd.adversarial_kd.kdgan import check_options
+from dfkd.adversarial_kd.registry import METHODS
 from dfkd.adversarial_kd.setup import RealDataSetup
+from dfkd.adversarial_kd.train_kdgan import kdgan_run
 from dfkd.cli import add_run_args, build_run_config
+from dfkd.core.config import read_options
 from dfkd.core.errors import ConfigError
 from dfkd.core.modes import eval_mode
 from dfkd.core.registry import DATASETS
@@ -45,7 +52,17 @@ def load_config(args: argparse.Namespace) -> KDConfig:
     if cfg.augment.mixup:
         raise ConfigError("augment.mixup blends images whose true labels would then be wrong; "
                           "data-driven KD takes crop_padding and flip only")
-    return cfg
+    if cfg.method not in ("kd", "kdgan"):
+        METHODS.get(cfg.method)  # an unknown name: the registry's error, with the known ones
+        raise ConfigError(f"method {cfg.method} has its own tool (tools/train_{cfg.method}.py);"
+                          " tools/train_kd.py runs method kd or kdgan")
+    if cfg.method == "kdgan" and args.loss:
+        raise ConfigError("--loss sets data-driven KD's student_loss block; KDGAN's loss is its "
+                          "own: set options.alpha, options.beta, options.gamma with --set")
+    options = read_options(METHODS.get(cfg.method).Options, cfg.options, cfg.method)
+    if cfg.method == "kdgan":
+        check_options(options)  # now, before the data and the teacher are loaded
+    return dataclasses.replace(cfg, options=options)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,13 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args)
     teacher_ref = model_ref(cfg.teacher, "teacher", cfg.teacher_ckpt)
     student_ref = model_ref(cfg.student.model, "student.model")
-    out = Path(args.out or f"runs/kd_{teacher_ref.label}_{student_ref.label}_{cfg.dataset}")
+    out = Path(args.out or f"runs/{cfg.method}_{teacher_ref.label}_{student_ref.label}_"
+                           f"{cfg.dataset}")
     run = setup_run(cfg, out, args.resume)
     train = load_tensors(cfg.dataset, cfg.data_root or None, train=True)
-    kd_run(cfg, run, train, out, args.resume,
-           {"teacher": teacher_ref.label, "student": student_ref.label},
-           student_meta(run.student, student_ref.name, student_ref.kwargs, run.spec,
-                        dataset=cfg.dataset, method="kd", teacher=teacher_ref.name))
+    play = kdgan_run if cfg.method == "kdgan" else kd_run
+    play(cfg, run, train, out, args.resume,
+         {"teacher": teacher_ref.label, "student": student_ref.label},
+         student_meta(run.student, student_ref.name, student_ref.kwargs, run.spec,
+                      dataset=cfg.dataset, method=cfg.method, teacher=teacher_ref.name))
     return 0
 
 

@@ -15,7 +15,7 @@ sub-section named after the term (the name ``--loss`` takes)::
       kdsvd: {k: 1}
       crd: {dim: 128, negatives: 4096, temperature: 0.07}
       ddkd: {steps: 5, diff: 1.0, ae: 1.0}
-      adversarial: {gan_mode: vanilla, hidden: 128}            # adversarial and anc
+      adversarial: {gan_mode: vanilla, hidden: 128}  # adversarial, adversarial_logits, anc, kdcan
 """
 from __future__ import annotations
 
@@ -80,8 +80,8 @@ class DDKDSettings:
 
 @dataclass
 class AdversarialSettings:
-    """``adversarial`` and ``anc`` (Wang et al. 2018; Belagiannis et al. 2018): their
-    discriminator."""
+    """The discriminator of every adversarial term: ``adversarial`` and ``adversarial_logits``
+    (Wang et al. 2018), ``anc`` (Belagiannis et al. 2018), ``kdcan`` (Xu et al. 2018)."""
 
     gan_mode: str = "vanilla"  # the discriminator's GAN loss: vanilla, lsgan, hinge, wgangp
     hidden: int = 128  # the discriminator MLP's width
@@ -93,7 +93,8 @@ class KnowledgeConfig:
 
     ``temperature`` is shared by kd, dkd and pr_dkd; each other setting lives in the
     section of its term: ``dkd`` (read by dkd and pr_dkd), ``tf_kd``, ``ab``, ``ft``,
-    ``kdsvd``, ``crd``, ``ddkd`` and ``adversarial`` (read by adversarial and anc).
+    ``kdsvd``, ``crd``, ``ddkd`` and ``adversarial`` (read by adversarial, adversarial_logits,
+    anc and kdcan).
     Feature terms pair ``teacher_layers[i]`` with ``student_layers[i]`` (module names;
     empty: each model's feature groups, e.g. LeNet's pooling outputs, ResNet's stages).
     """
