@@ -57,9 +57,47 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
     add_common_args(parser)
 
 
+class _TaskGiven(argparse.Action):
+    """``--task X``, remembering that it was given (a dataset folder excludes it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        namespace.task, namespace.task_given = values, True
+
+
+#: the flags of a dataset folder in the original layout -> their data: config keys
+FOLDER_FLAGS = {"dataroot": "data.dataroot", "dataset_mode": "data.dataset_mode",
+                "direction": "data.direction", "load_size": "data.load_size",
+                "crop_size": "data.crop_size", "no_flip": "data.no_flip",
+                "serial_batches": "data.serial_batches", "input_nc": "data.input_nc",
+                "output_nc": "data.output_nc"}
+
+
+def add_folder_args(parser: argparse.ArgumentParser) -> None:
+    """A dataset folder in the original pix2pix/CycleGAN layout, with its option names
+    (the config's ``data:`` section); instead of ``--task``."""
+    group = parser.add_argument_group(
+        "a dataset folder in the original pix2pix/CycleGAN layout (instead of --task)")
+    group.add_argument("--dataroot", default=None,
+                       help="aligned: DIR/train/, DIR/test/ (or val/) of A|B images side by "
+                            "side; unaligned: DIR/trainA/, trainB/, testA/, testB/ (not "
+                            "--data-root, the embedded datasets' folder)")
+    group.add_argument("--dataset-mode", default=None, choices=("aligned", "unaligned"))
+    group.add_argument("--direction", default=None, choices=("AtoB", "BtoA"))
+    group.add_argument("--load-size", type=int, default=None, help="resize to this (286)")
+    group.add_argument("--crop-size", type=int, default=None, help="then crop to this (256)")
+    group.add_argument("--no-flip", action="store_true", default=None,
+                       help="no random horizontal flip")
+    group.add_argument("--serial-batches", action="store_true", default=None,
+                       help="batches in file order (unaligned: B's index is A's mod |B|)")
+    group.add_argument("--input-nc", type=int, default=None,
+                       help="1 (grayscale) or 3; default the teacher's (train_gan.py: 3)")
+    group.add_argument("--output-nc", type=int, default=None, help="as --input-nc")
+
+
 def add_gan_args(parser: argparse.ArgumentParser, task: str = "edges2fashion") -> None:
     """Flags of the GAN tools (``train_gan.py``, ``compress_gan.py``, ``distill_gan.py``)."""
-    parser.add_argument("--task", default=task,
+    parser.set_defaults(task_given=False)
+    parser.add_argument("--task", default=task, action=_TaskGiven,
                         help=f"{', '.join(GAN_TASKS + UNCONDITIONAL_TASKS)} (or "
                              f"{', '.join(TASK_ALIASES)}): a paired task is pix2pix's, an "
                              "unpaired one CycleGAN's, an unconditional one a DCGAN's")
@@ -70,6 +108,7 @@ def add_gan_args(parser: argparse.ArgumentParser, task: str = "edges2fashion") -
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a config key, e.g. train.seed=1")
     add_common_args(parser)
+    add_folder_args(parser)
 
 
 def parse_gan_student_args(argv: list[str] | None, description: str,
@@ -112,12 +151,48 @@ def task_asked(argv: list[str], default: str) -> str:
 
 
 def build_gan_config(default, folder: str, args: argparse.Namespace, flags: dict | None = None):
-    """An image-to-image tool's config: ``--config`` (or ``configs/<folder>/<task>.yaml``),
-    then its flags and ``--set`` overrides."""
+    """An image-to-image tool's config: ``--config`` (or ``configs/<folder>/<task>.yaml``;
+    for a dataset folder ``configs/<folder>/<dataset-mode>.yaml``), then its flags and
+    ``--set`` overrides. A dataset folder (``--dataroot`` or the config's ``data.dataroot``)
+    leaves ``task`` empty; ``--task`` with it is an error."""
+    data = {key: getattr(args, name, None) for name, key in FOLDER_FLAGS.items()}
+    given = [f"--{name.replace('_', '-')}" for name, key in FOLDER_FLAGS.items()
+             if data[key] is not None]
+    common = {"train.iters": args.iters, "data_root": args.data_root, "train.device": args.device,
+              "train.seed": args.seed, "train.amp": args.amp, **(flags or {})}
+    if not any(f.name == "data" for f in dataclasses.fields(default)):
+        if given:
+            raise ConfigError(f"{given[0]}: this tool reads no dataset folder (a DCGAN trains "
+                              "on the embedded garments)")
+        return _task_config(default, folder, args, common)
+    task_given = getattr(args, "task_given", False)
+    both = "pass either --task (an embedded demo task) or a dataset folder of your own"
+    if given and task_given:
+        raise ConfigError(f"{both} ({given[0]}), not both")
+    if given and not args.dataset_mode and not args.config:
+        raise ConfigError(f"{given[0]} needs --dataset-mode aligned (DIR/train/, DIR/test/ of "
+                          "A|B images) or unaligned (DIR/trainA/, trainB/, testA/, testB/)")
+    name = args.dataset_mode if given else resolve_task(args.task)
+    base = {} if given else {"task": name}
+    cfg = config_from_flags(default, folder, name, args, {**base, **common, **data})
+    if cfg.data.dataroot:
+        if task_given:
+            raise ConfigError(f"{both} (data.dataroot {cfg.data.dataroot}), not both")
+        return dataclasses.replace(cfg, task="")
+    if given or cfg.data.dataset_mode:
+        raise ConfigError("a dataset folder needs --dataroot DIR (or data.dataroot in the "
+                          "config) beside --dataset-mode")
+    return _check_task(cfg, name)
+
+
+def _task_config(default, folder: str, args: argparse.Namespace, flags: dict):
+    """The config of an embedded task (``configs/<folder>/<task>.yaml``)."""
     task = resolve_task(args.task)
-    common = {"task": task, "train.iters": args.iters, "data_root": args.data_root,
-              "train.device": args.device, "train.seed": args.seed, "train.amp": args.amp}
-    cfg = config_from_flags(default, folder, task, args, {**common, **(flags or {})})
+    return _check_task(config_from_flags(default, folder, task, args, {"task": task, **flags}),
+                       task)
+
+
+def _check_task(cfg, task: str):
     if cfg.task != task:
         raise ConfigError(f"the config is for task {cfg.task!r} but --task {task} was asked for")
     return cfg

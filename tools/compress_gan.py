@@ -5,6 +5,8 @@
         --netG resnet_9blocks --task edges2fashion --student-ngf 16
     python tools/compress_gan.py --teacher-ckpt runs/cyclegan_teacher/latest_net_G_A.pth \
         --task cyclegan
+    python tools/compress_gan.py --teacher-ckpt latest_net_G.pth --dataroot datasets/edges2shoes \
+        --dataset-mode aligned                  # your own generator on the original layout
 
 Writes the student as latest_net_G.pth in the original pix2pix/CycleGAN code's format.
 A DCGAN task (``--task dcgan``) is handed to tools/distill_gan.py (joint G+D distillation).

@@ -78,6 +78,17 @@ def task_features(cfg: FIDConfig, data_root: str | None = None,
                                     f"({meta['test_acc']:.2f}% test accuracy)")
 
 
+def folder_features(cfg: FIDConfig, device: torch.device | str = "cpu") -> FeatureExtractor | None:
+    """The FID feature extractor for images of a dataset folder of one's own: Inception-v3
+    from ``inception_weights``, else None (no FID; the classifier features of
+    :func:`task_features` are those of the embedded Fashion-MNIST garments)."""
+    return InceptionFeatures(cfg.inception_weights, device) if cfg.inception_weights else None
+
+
+NO_FOLDER_FID = ("no FID: a dataset folder's FID needs Inception-v3 weights, "
+                 "--set fid.inception_weights=FILE (torchvision's or pytorch-fid's file)")
+
+
 def task_fid(outputs: torch.Tensor, reals: torch.Tensor,
              extractor: FeatureExtractor | None) -> dict[str, float]:
     """``{"fid": …}`` of ``outputs`` against real images of the target domain, or ``{}``."""
@@ -92,4 +103,5 @@ def latent_bank(n: int, nz: int, seed: int = SAMPLE_SEED) -> torch.Tensor:
     samples of teachers and students are compared on the same z."""
     return torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))
 
-__all__ = ["FIDConfig", "GRID", "compare", "generate", "latent_bank", "task_features", "task_fid"]
+__all__ = ["FIDConfig", "GRID", "NO_FOLDER_FID", "compare", "folder_features", "generate",
+           "latent_bank", "task_features", "task_fid"]

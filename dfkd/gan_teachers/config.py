@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from dfkd.data.image_folders import ImageFolderConfig
 from dfkd.engine.config import GANTrainConfig, PlayerConfig, linear_gan_optim
 from dfkd.gan.evaluation import FIDConfig
 
@@ -22,6 +23,9 @@ class GANConfig:
     (cGAN + l1_weight·L1); CycleGAN ``gan_mode``, ``lambda_A``, ``lambda_B``,
     ``lambda_identity``, ``pool_size`` (GAN + λ_A/λ_B·cycle + λ_idt·identity, image pools);
     DCGAN ``gan_mode``. ``fid`` says which features give FID at each evaluation.
+    ``data`` (a dataset folder in the original layout, ``dfkd.data.image_folders``) takes
+    the task's place when ``data.dataroot`` is set (``task`` is then empty): ``aligned``
+    trains pix2pix, ``unaligned`` CycleGAN.
     """
 
     # the loss settings were top-level keys before they moved into options:
@@ -42,6 +46,8 @@ class GANConfig:
     netD: str = "basic"
     ndf: int = 64
     n_layers_D: int = 3
+    # a dataset folder in the original layout (aligned/unaligned) instead of the task
+    data: ImageFolderConfig = field(default_factory=ImageFolderConfig)
     fid: FIDConfig = field(default_factory=FIDConfig)
     generator: PlayerConfig = field(default_factory=linear_gan_optim)
     discriminator: PlayerConfig = field(default_factory=linear_gan_optim)

@@ -7,7 +7,8 @@ L_GAN(G_A) + L_GAN(G_B) + λ_A‖G_B(G_A(a)) − a‖₁ + λ_B‖G_A(G_B(b)) �
 discriminator takes its step on ½[L(D(real), real) + L(D(pool(fake)), fake)] with the
 50-image pools. As in the original code (``itertools.chain`` optimizers) both generators
 are one player and both discriminators the other. Batches of A and B are drawn
-independently, each a function of (seed, iteration), so ``--resume`` is exact.
+independently, each a function of (seed, iteration), so ``--resume`` is exact (from a
+dataset folder, with that iteration's random crops and flips: ``dfkd.gan.setup.take``).
 
 The family's constructor, ``Method(teacher, student, adversary, options, data, setup)``,
 read for a GAN that trains from data alone: no teacher (``None``); the student is the
@@ -25,11 +26,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dfkd.core.errors import ConfigError
-from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.image_pool import ImagePool
 from dfkd.engine.logger import RunLogger
 from dfkd.gan.evaluation import GRID, generate
-from dfkd.gan.setup import GANSetup, TranslationData
+from dfkd.gan.setup import GANSetup, TranslationData, take
 from dfkd.gan_teachers.data import check_no_teacher
 from dfkd.gan_teachers.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
@@ -75,14 +75,13 @@ class CycleGAN:
         self.gan_mode = options.gan_mode
         self.lambda_a, self.lambda_b = options.lambda_A, options.lambda_B
         self.lambda_identity = options.lambda_identity
-        self.order_a = EpochOrder(len(domain_a), batch_size, setup.seed)
-        self.order_b = EpochOrder(len(domain_b), batch_size, setup.seed + 1)
+        self.order_a, self.order_b = data.orders(batch_size, setup.seed)
         self.fake_a_pool = ImagePool(options.pool_size)
         self.fake_b_pool = ImagePool(options.pool_size)
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return (self.domain_a[self.order_a.indices(iteration)].to(self.device),
-                self.domain_b[self.order_b.indices(iteration)].to(self.device))
+        return (take(self.domain_a, self.order_a.indices(iteration), iteration).to(self.device),
+                take(self.domain_b, self.order_b.indices(iteration), iteration).to(self.device))
 
     def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         a, b = self.batch(iteration)

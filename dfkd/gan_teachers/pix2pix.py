@@ -5,7 +5,9 @@ D a PatchGAN shown (input, output) pairs. In the loop's terms the discriminator 
 adversary and the generator the "student": per iteration D takes its step on
 ½[L(D(x, y), real) + L(D(x, G(x)), fake)], then G on L(D(x, G(x)), real) + λ·‖G(x) − y‖₁.
 Batches are a function of (seed, iteration), as in ``dfkd.adversarial_kd.data_driven``, so
-``--resume`` sees the batches a straight run would.
+``--resume`` sees the batches a straight run would; from a dataset folder
+(``dfkd.data.image_folders``) each batch is read with that iteration's random crops and
+flips (``dfkd.gan.setup.take``), the same for D's step and G's.
 
 The family's constructor is the distilling families' ``Method(teacher, student, adversary,
 options, data, setup)``, read for a GAN that trains from data alone: there is no teacher
@@ -22,11 +24,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dfkd.core.errors import ConfigError
-from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import StatelessMethod
 from dfkd.gan.evaluation import GRID, generate
-from dfkd.gan.setup import GANSetup, TranslationData
+from dfkd.gan.setup import GANSetup, TranslationData, take
 from dfkd.gan_teachers.data import check_no_teacher
 from dfkd.gan_teachers.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
@@ -64,11 +65,12 @@ class Pix2Pix(StatelessMethod):
         self.inputs, self.targets = inputs, targets
         self.device = setup.device
         self.gan_mode, self.l1_weight = options.gan_mode, options.l1_weight
-        self.order = EpochOrder(len(inputs), batch_size, setup.seed)
+        self.order, _ = data.orders(batch_size, setup.seed)
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         index = self.order.indices(iteration)
-        return self.inputs[index].to(self.device), self.targets[index].to(self.device)
+        return (take(self.inputs, index, iteration).to(self.device),
+                take(self.targets, index, iteration).to(self.device))
 
     def adversary_loss(self, iteration: int) -> dict[str, torch.Tensor]:
         x, y = self.batch(iteration)

@@ -1,9 +1,12 @@
-"""Train a pix2pix, CycleGAN or DCGAN teacher on an embedded task (``tools/train_gan.py``).
+"""Train a pix2pix, CycleGAN or DCGAN teacher (``tools/train_gan.py``).
 
 ``--task edges2fashion`` (alias ``pix2pix``) trains pix2pix, ``--task sneaker2boot`` (alias
 ``cyclegan``) CycleGAN, ``--task fashion`` (alias ``dcgan``) an unconditional DCGAN, each
 from ``configs/gan/<task>.yaml`` unless ``--config`` is given; the config's ``options:``
-are that model's (e.g. ``--set options.l1_weight=50``).
+are that model's (e.g. ``--set options.l1_weight=50``). Instead of a task, a dataset folder
+in the original layout (``--dataroot DIR --dataset-mode aligned|unaligned``, the config's
+``data:``; ``dfkd.data.image_folders``) trains pix2pix (aligned) or CycleGAN (unaligned)
+from ``configs/gan/<dataset-mode>.yaml``; FID there needs ``fid.inception_weights``.
 The run folder holds the loop's ``latest.pt``/``best.pt`` (exact ``--resume``),
 ``metrics.json``, TensorBoard (losses, test-set quality, image grids) and, at the end, the
 networks in the original code's files: ``latest_net_G.pth``/``latest_net_D.pth`` (pix2pix),
@@ -17,6 +20,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+import torch
 import torch.nn as nn
 
 from dfkd.cli import add_gan_args, build_gan_config
@@ -24,11 +28,20 @@ from dfkd.core.config import read_options, to_dict
 from dfkd.core.errors import ConfigError
 from dfkd.core.io import write_json
 from dfkd.data.gan_tasks import PAIRED_TASKS, UNCONDITIONAL_TASKS, fashion_images, load_gan_task
+from dfkd.data.image_folders import check_folder_config
 from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.engine.run import prepare_device
 from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
-from dfkd.gan.evaluation import compare, generate, latent_bank, task_features, task_fid
-from dfkd.gan.setup import GANSetup, TranslationData
+from dfkd.gan.evaluation import (
+    NO_FOLDER_FID,
+    compare,
+    folder_features,
+    generate,
+    latent_bank,
+    task_features,
+    task_fid,
+)
+from dfkd.gan.setup import GANSetup, TranslationData, folder_translation
 from dfkd.gan_teachers.config import GANConfig
 from dfkd.gan_teachers.registry import METHODS
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator, save_dcgan_state
@@ -47,15 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = build_gan_config(GANConfig(), "gan", args)
     task = cfg.task
-    model = model_for_task(task)
+    model = model_for(cfg)
     # the task names the model, whose Options the config's options: are read into
     options = read_options(METHODS.get(model).Options, cfg.options, model)
     cfg = dataclasses.replace(cfg, options=options)
     device = prepare_device(cfg.train)
-    out = Path(args.out or f"runs/{model}_{task}")
+    name = task or Path(cfg.data.dataroot).name
+    out = Path(args.out or f"runs/{model}_{name}")
     check_out(out, args.resume)
     root = cfg.data_root or None
-    features = task_features(cfg.fid, root, device)
+    features = task_features(cfg.fid, root, device) if task else folder_features(cfg.fid, device)
     seed_everything(cfg.train.seed)
     build = build_dcgan if model == "dcgan" else build_translation
     nets, method, evaluate, best_key, lower = build(cfg, model, root, device, features)
@@ -65,11 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     logger = start_run(out, cfg)
     if features is not None:
         print(f"FID features: {features.name}")
+    elif not task:
+        print(NO_FOLDER_FID)
     loop = AdversarialLoop(
         method, g_player, d_player, iters, out, evaluate=evaluate, best_key=best_key,
         lower_is_better=lower, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
         image_every=cfg.train.image_every, logger=logger,
-        identity={"method": model, "task": task, "netG": cfg.netG, "ngf": cfg.ngf},
+        identity={"method": model, "task": task, "netG": cfg.netG, "ngf": cfg.ngf,
+                  **({} if task else {"dataroot": cfg.data.dataroot})},
         amp=cfg.train.amp)
     resume_if_asked(loop, out, args.resume)
     final = loop.run()
@@ -86,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def model_for(cfg: GANConfig) -> str:
+    """The model of the config's task, or of its dataset folder: pix2pix when aligned,
+    CycleGAN when unaligned."""
+    if cfg.task:
+        return model_for_task(cfg.task)
+    check_folder_config(cfg.data)
+    return "pix2pix" if cfg.data.dataset_mode == "aligned" else "cyclegan"
+
+
 def model_for_task(task: str) -> str:
     """pix2pix for a paired task, DCGAN for an unconditional one, CycleGAN else."""
     if task in PAIRED_TASKS:
@@ -95,12 +121,10 @@ def model_for_task(task: str) -> str:
 
 def build_translation(cfg: GANConfig, model: str, root, device, features):
     """pix2pix or CycleGAN: networks, method, evaluation, and the key best.pt follows."""
-    train_a, train_b = load_gan_task(cfg.task, root, train=True)
-    test_a, test_b = (t[:cfg.train.eval_pairs] for t in load_gan_task(cfg.task, root, train=False))
-    nets = build_networks(cfg, model, train_a.shape[1], train_b.shape[1], device)
+    data, test_a, test_b = translation_data(cfg, root)
+    nets = build_networks(cfg, model, data.inputs.shape[1], data.targets.shape[1], device)
     # no teacher: the generator(s) are the student, the discriminator(s) the adversary
-    method = METHODS.get(model)(None, nets["G"], nets["D"], cfg.options,
-                                TranslationData(train_a, train_b, paired=cfg.task in PAIRED_TASKS),
+    method = METHODS.get(model)(None, nets["G"], nets["D"], cfg.options, data,
                                 GANSetup(cfg.train.batch_size, cfg.train.seed, device))
     if model == "pix2pix":
         def evaluate() -> dict[str, float]:
@@ -111,6 +135,17 @@ def build_translation(cfg: GANConfig, model: str, root, device, features):
     def evaluate() -> dict[str, float]:
         return cycle_quality(nets["G"], test_a, test_b, features, device)
     return nets, method, evaluate, ("fid_A2B" if features else "cycle_l1_A"), True
+
+
+def translation_data(cfg: GANConfig, root) -> tuple[TranslationData, torch.Tensor, torch.Tensor]:
+    """Training data and the first ``eval_pairs`` test inputs/targets: of the embedded task,
+    or of the dataset folder (``data.input_nc``/``output_nc``, 0: 3 channels)."""
+    if not cfg.task:
+        return folder_translation(cfg.data, cfg.data.input_nc or 3, cfg.data.output_nc or 3,
+                                  cfg.train.seed, cfg.train.eval_pairs)
+    train_a, train_b = load_gan_task(cfg.task, root, train=True)
+    test_a, test_b = (t[:cfg.train.eval_pairs] for t in load_gan_task(cfg.task, root, train=False))
+    return TranslationData(train_a, train_b, paired=cfg.task in PAIRED_TASKS), test_a, test_b
 
 
 def build_dcgan(cfg: GANConfig, model: str, root, device, features):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from dfkd.data.image_folders import ImageFolderConfig
 from dfkd.engine.config import GANTrainConfig, PlayerConfig, linear_gan_optim
 from dfkd.gan.evaluation import FIDConfig
 
@@ -21,6 +22,10 @@ class CompressConfig:
     ``discriminator_ckpt``: ``auto`` starts D from the teacher's (``latest_net_D.pth`` or
     ``latest_net_D_A.pth`` beside the generator file), a path from that file, ``""`` from
     scratch (``netD``/``ndf``/``n_layers_D``/``norm``).
+
+    ``data``: a dataset folder in the original layout (``dfkd.data.image_folders``) in the
+    task's place when ``data.dataroot`` is set (``task`` is then empty): ``aligned`` pairs
+    (pix2pix), ``unaligned`` target-domain reals (CycleGAN).
     """
 
     renamed: ClassVar[dict[str, str]] = {
@@ -41,6 +46,8 @@ class CompressConfig:
     ndf: int = 64
     n_layers_D: int = 3
     norm: str = "batch"
+    # a dataset folder in the original layout (aligned/unaligned) instead of the task
+    data: ImageFolderConfig = field(default_factory=ImageFolderConfig)
     fid: FIDConfig = field(default_factory=FIDConfig)
     student: PlayerConfig = field(default_factory=linear_gan_optim)
     discriminator: PlayerConfig = field(default_factory=linear_gan_optim)

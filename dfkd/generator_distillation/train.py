@@ -11,6 +11,15 @@ The run folder holds the loop's ``latest.pt``/``best.pt`` (exact ``--resume``),
 against real target images),
 TensorBoard (losses, quality, input | teacher | student grids) and ``latest_net_G.pth``,
 the student in the original format.
+
+Instead of an embedded task, a dataset folder in the original layout: ``--dataroot DIR
+--dataset-mode aligned`` (``DIR/train/``, ``DIR/test/`` or ``val/``: A|B images side by
+side; paired, pix2pix) or ``unaligned`` (``DIR/trainA/ trainB/ testA/ testB/``; CycleGAN),
+with the original preprocessing (``--direction --load-size --crop-size --no-flip
+--serial-batches``; ``dfkd.data.image_folders``), from ``configs/compress/<dataset-mode>.yaml``.
+The images are read with the teacher's channel counts (grayscale when it takes 1);
+evaluation is on the test split (PSNR/SSIM to the targets only when aligned; FID needs
+``fid.inception_weights``).
 """
 from __future__ import annotations
 
@@ -24,11 +33,19 @@ from dfkd.core.config import to_dict
 from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.io import write_json
 from dfkd.data.gan_tasks import PAIRED_TASKS, UNCONDITIONAL_TASKS, load_gan_task, resolve_task
+from dfkd.data.image_folders import check_folder_config
 from dfkd.engine import AdversarialLoop, Player, seed_everything
 from dfkd.engine.run import prepare_device
 from dfkd.engine.run_folder import check_out, resume_if_asked, run_checkpoints, start_run
-from dfkd.gan.evaluation import compare, generate, task_features, task_fid
-from dfkd.gan.setup import GANSetup, TranslationData
+from dfkd.gan.evaluation import (
+    NO_FOLDER_FID,
+    compare,
+    folder_features,
+    generate,
+    task_features,
+    task_fid,
+)
+from dfkd.gan.setup import GANSetup, TranslationData, folder_translation
 from dfkd.generator_distillation.config import CompressConfig
 from dfkd.generator_distillation.registry import METHODS
 from dfkd.metrics.cost import teacher_student_cost
@@ -50,26 +67,35 @@ def main(argv: list[str] | None = None) -> int:
     cfg = build_gan_config(CompressConfig(), "compress", args, flags)
     cfg = with_method_options(cfg, METHODS)
     task = cfg.task
+    if not task:
+        check_folder_config(cfg.data)
     device = prepare_device(cfg.train)
-    out = Path(args.out or f"runs/compress_{task}")
+    data_name = f"task {task}" if task else f"{cfg.data.dataroot} ({cfg.data.dataset_mode})"
+    out = Path(args.out or f"runs/compress_{task or Path(cfg.data.dataroot).name}")
     check_out(out, args.resume)
     teacher_path = Path(cfg.teacher_ckpt)
     if not teacher_path.exists():
+        how = f"--task {task}" if task else (f"--dataroot {cfg.data.dataroot} --dataset-mode "
+                                             f"{cfg.data.dataset_mode}")
         raise CheckpointError(f"no teacher generator at {teacher_path}; train one with "
-                              f"python tools/train_gan.py --task {task}, or pass the "
+                              f"python tools/train_gan.py {how}, or pass the "
                               "latest_net_G*.pth of the original pix2pix/CycleGAN code")
     teacher, info = load_pix2pix_state(teacher_path, netG=args.netG, device=device)
-    paired = task in PAIRED_TASKS
-    inputs, targets, test_inputs, test_targets = task_data(task, cfg, teacher_path, paired)
-    check_channels(info, inputs, targets, f"{teacher_path}", f"task {task}")
+    if task:
+        data, test_inputs, test_targets = task_data(task, cfg, teacher_path, task in PAIRED_TASKS)
+    else:
+        data, test_inputs, test_targets = folder_data(cfg, info, teacher_path)
+    check_channels(info, data.inputs, data.targets, f"{teacher_path}", data_name)
     seed_everything(cfg.train.seed)
     student = define_G(**{**info, "ngf": cfg.student_ngf}).to(device)
-    discriminator, d_source = build_discriminator(cfg, teacher_path, paired, inputs, targets,
-                                                  device)
-    features = task_features(cfg.fid, cfg.data_root or None, device)
-    compress_run(cfg, teacher, info, student, discriminator, d_source,
-                 TranslationData(inputs, targets, paired), test_inputs, test_targets,
-                 features, out, args.resume, teacher_name=str(teacher_path))
+    discriminator, d_source = build_discriminator(cfg, teacher_path, data.paired, data.inputs,
+                                                  data.targets, device)
+    features = (task_features(cfg.fid, cfg.data_root or None, device) if task
+                else folder_features(cfg.fid, device))
+    if features is None and not task:
+        print(NO_FOLDER_FID)
+    compress_run(cfg, teacher, info, student, discriminator, d_source, data, test_inputs,
+                 test_targets, features, out, args.resume, teacher_name=str(teacher_path))
     return 0
 
 
@@ -158,14 +184,28 @@ def compress_run(cfg: CompressConfig, teacher: nn.Module, info: dict, student: n
 
 
 def task_data(task: str, cfg: CompressConfig, teacher_path: Path, paired: bool):
-    """Training inputs and targets (paired) or target-domain reals (unpaired), and the same
-    for testing; a CycleGAN ``G_B`` file translates B → A, so its domains are swapped."""
+    """Training inputs and targets (paired) or target-domain reals (unpaired), and the
+    first ``eval_pairs`` of each for testing; a CycleGAN ``G_B`` file translates B → A, so
+    its domains are swapped."""
     root = cfg.data_root or None
     train, test = load_gan_task(task, root, train=True), load_gan_task(task, root, train=False)
     if not paired and "G_B" in teacher_path.name:
         train, test = train[::-1], test[::-1]
     n = cfg.train.eval_pairs
-    return train[0], train[1], test[0][:n], test[1][:n]
+    return TranslationData(train[0], train[1], paired), test[0][:n], test[1][:n]
+
+
+def folder_data(cfg: CompressConfig, info: dict, teacher_path: Path):
+    """The dataset folder of ``cfg.data``, read with the teacher's channel counts (unless
+    ``data.input_nc``/``output_nc`` say otherwise: checked against the teacher after); a
+    CycleGAN ``G_B`` file translates B → A and needs ``--direction BtoA``."""
+    folder = cfg.data
+    if "G_B" in teacher_path.name and folder.direction != "BtoA":
+        raise ConfigError(f"{teacher_path.name} is CycleGAN's G_B, which translates B -> A: "
+                          "pass --direction BtoA (or the G_A file for A -> B)")
+    return folder_translation(folder, folder.input_nc or info["input_nc"],
+                              folder.output_nc or info["output_nc"], cfg.train.seed,
+                              cfg.train.eval_pairs)
 
 
 def build_discriminator(cfg: CompressConfig, teacher_path: Path, paired: bool, inputs, targets,
