@@ -40,6 +40,7 @@ bench-deps: install
 bench: data bench-deps
 	$(BIN)/python tools/benchmark.py
 	$(BIN)/python tools/benchmark_bn_pair.py
+	$(BIN)/python tools/benchmark_amalgamation.py
 	$(BIN)/python tools/benchmark_report.py
 
 # knowledge-form losses with real data (tools/train_kd.py), two teacher/student pairs

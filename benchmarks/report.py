@@ -6,6 +6,7 @@
 
 Reads what exists of ``benchmarks/results.json`` (data-free methods, ``tools/benchmark.py``),
 ``bn_pair.json`` (data-free methods on the BatchNorm pair, ``tools/benchmark_bn_pair.py``),
+``amalgamation.json`` (two half-teachers amalgamated, ``tools/benchmark_amalgamation.py``),
 ``losses.json`` (knowledge-form losses), ``gan_compression.json``, ``joint.json`` and
 ``distributed.json``, and
 writes the summary tables and two plots: student accuracy against training time per
@@ -28,7 +29,8 @@ MARKERS = {"teacher": "s", "student": "o", "joint": "o", "scratch": "x", "aguina
 def load(folder: Path) -> dict:
     """The benchmark JSON files found in ``folder``, by name."""
     found = {}
-    for name in ("results", "bn_pair", "losses", "gan_compression", "joint", "distributed"):
+    for name in ("results", "bn_pair", "amalgamation", "losses", "gan_compression", "joint",
+                 "distributed"):
         path = folder / f"{name}.json"
         if path.exists():
             found[name] = json.loads(path.read_text())
@@ -126,6 +128,13 @@ def bn_pair_lines(results: dict) -> list[str]:
             "bn_pair.md)", "", *table_and_targets(results), ""]
 
 
+def amalgamation_lines(results: dict) -> list[str]:
+    from benchmarks.amalgamation.report import table_and_target
+
+    return ["## Data-free amalgamation of two half-teachers (`make bench`, details: "
+            "amalgamation.md)", "", *table_and_target(results), ""]
+
+
 def losses_lines(losses: dict) -> list[str]:
     lines = ["## Knowledge-form losses with real data (`make bench-losses`, details: losses.md)",
              "", "| pair | loss | student acc | seeds |", "|---|---|---|---|"]
@@ -180,6 +189,8 @@ def write_report(out: Path = OUT, plots: bool = True) -> Path:
         lines += data_free_lines(data["results"], out, plots)
     if "bn_pair" in data:
         lines += bn_pair_lines(data["bn_pair"])
+    if "amalgamation" in data:
+        lines += amalgamation_lines(data["amalgamation"])
     if "losses" in data:
         lines += losses_lines(data["losses"])
     if "gan_compression" in data or "gan" in data.get("joint", {}):

@@ -27,6 +27,7 @@ def train_teacher_main(argv: list[str] | None = None) -> int:
     from dfkd.cli import add_common_args
     from dfkd.core.config import check_value
     from dfkd.data import get_spec
+    from dfkd.data.datasets import parse_classes
     from dfkd.engine.run import resolve_device
     from dfkd.engine.teacher import train_teacher
     from dfkd.nets import build_model
@@ -39,15 +40,18 @@ def train_teacher_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", default=None, help="checkpoints of the run "
                         "(default runs/teacher_<model>_<dataset>, or OUT_run)")
     parser.add_argument("--resume", action="store_true", help="continue RUN_DIR/latest.pt")
+    parser.add_argument("--classes", default=None, help="train on these classes only, e.g. 0-4 "
+                        "(a teacher of a class subset, for knowledge amalgamation)")
     add_common_args(parser)
     args = parser.parse_args(argv)
     check_value("--epochs", args.epochs)  # the rule of every config's `epochs` key: >= 1
     spec = get_spec(args.dataset, args.data_root)
+    classes = parse_classes(args.classes, spec.num_classes) if args.classes else None
     build_model(args.model, in_channels=spec.in_channels, num_classes=spec.num_classes)
     device = resolve_device(args.device or "cpu")
     train_teacher(args.model, args.dataset, args.out, epochs=args.epochs, data_root=args.data_root,
                   device=str(device), seed=args.seed or 0, run_dir=args.run_dir,
-                  resume=args.resume, amp=bool(args.amp))
+                  resume=args.resume, amp=bool(args.amp), classes=classes)
     return 0
 
 

@@ -13,6 +13,8 @@ fashion_mnist.yaml`` with ``teacher=lenet5_bn`` and ``train.threads=1`` in its o
 process, ``--jobs`` of them side by side (two on the 2-core machine: one core each). A row
 holds the run's final test accuracy, the mean of its last three evaluations, the best one
 (reported, never used to pick), its training seconds and the child's CPU seconds.
+The rows ``dfq_float``, ``dfq_8bit`` and ``dfq_4bit`` are one method on three of its configs
+(``runs.VARIANTS``): issue 20's target, the 8-bit student within 1 point of the float one.
 
 Resumable: ``bn_pair.json`` is rewritten after every finished run and a run already in it is
 not repeated; a run cut short continues from its ``latest.pt`` (``--resume``).

@@ -16,6 +16,10 @@ TEACHER_EPOCHS = 10
 SEEDS = (0, 1, 2)
 LAST = 3  # evaluations averaged for "last mean"
 TOOLS = ROOT / "tools"
+# rows that run a method on another of its configs: row name -> (method, configs/<method>/file)
+VARIANTS = {"dfq_float": ("dfq", "fashion_mnist.yaml"),
+            "dfq_8bit": ("dfq", "fashion_mnist_8bit.yaml"),
+            "dfq_4bit": ("dfq", "fashion_mnist_4bit.yaml")}
 
 
 
@@ -41,9 +45,12 @@ def ensure_teacher(seed: int, data_root: str | None, runs: Path) -> Path:
 
 def run_command(method: str, seed: int, folder: Path, data_root: str | None,
                 extra: tuple[str, ...] = ()) -> list[str]:
+    method, config = VARIANTS.get(method, (method, None))
     cmd = [sys.executable, str(TOOLS / "train_dfkd.py"), "--method", method, "--dataset",
            DATASET, "--seed", str(seed), "--teacher-ckpt", str(teacher_path(seed)),
            "--set", f"teacher={TEACHER}", "--set", "train.threads=1", "--out", str(folder)]
+    if config:
+        cmd += ["--config", str(ROOT / "configs" / method / config)]
     cmd += [x for o in extra for x in ("--set", o)]
     if data_root:
         cmd += ["--data-root", data_root]
@@ -71,7 +78,8 @@ def run_one(method: str, seed: int, runs: Path, data_root: str | None,
         if child.status != 0:
             raise RuntimeError(f"{method} seed {seed} failed (exit {child.status}); see "
                                f"{runs / f'{method}-seed{seed}.log'}")
-    row = summarize(json.loads((folder / "metrics.json").read_text()), seed, spent)
+    row = {**summarize(json.loads((folder / "metrics.json").read_text()), seed, spent),
+           "method": method}  # a variant's row name, not its method's
     return {**row, "overrides": list(extra)} if extra else row
 
 

@@ -94,11 +94,16 @@ def config_has_replay(method: str) -> bool:
     return bool((config.get("replay") or {}).get("capacity", 0))
 
 
+# methods whose rows another benchmark measures: the BatchNorm-teacher methods (bn_pair)
+# and amalgamation's two half-teachers (benchmarks/amalgamation)
+ELSEWHERE = frozenset({"deepinversion", "cmi", "fast_dfkd", "nayer", "dfq", "amalgamation"})
+
+
 def default_variants(methods: tuple[str, ...] | None = None) -> list[str]:
-    """Each method (default: every registered one) as configured, then with replay switched
-    the other way."""
+    """Each method (default: every registered one but those of :data:`ELSEWHERE`) as
+    configured, then with replay switched the other way."""
     names = []
-    for method in method_names() if methods is None else methods:
+    for method in [m for m in method_names() if m not in ELSEWHERE] if methods is None else methods:
         names += [method, method + ("-noreplay" if config_has_replay(method) else "-replay")]
     return names
 

@@ -123,3 +123,45 @@ _READERS = {
     "cifar100": _cifar("CIFAR100", "cifar-100-python"),
     IMAGE_FOLDER: _image_folder,
 }
+
+
+# -- class subsets: a teacher of some of the classes (knowledge amalgamation) ----------------
+def parse_classes(text: str | list[int], num_classes: int) -> list[int]:
+    """``"0-4"``, ``"5-9"``, ``"0,2,7"`` or ``"0-2,8"`` (or a list of ints) -> sorted distinct
+    class indices, each in ``[0, num_classes)``; anything else is one :class:`ConfigError`."""
+    from dfkd.core.errors import ConfigError
+
+    fix = "give --classes like 0-4, 5-9 or 0,2,7"
+    if isinstance(text, (list, tuple)):
+        items = [str(x) for x in text]
+    else:
+        items = [part.strip() for part in str(text).split(",")]
+    found: set[int] = set()
+    for item in items:
+        low, sep, high = item.partition("-")
+        try:
+            first, last = (int(low), int(high)) if sep else (int(item), int(item))
+        except ValueError:
+            raise ConfigError(f"class range {item!r} is not a number or a range a-b: "
+                              f"{fix}") from None
+        if first > last or first < 0 or last >= num_classes:
+            raise ConfigError(f"class range {item!r} is outside 0-{num_classes - 1} or "
+                              f"reversed: {fix}")
+        found.update(range(first, last + 1))
+    if not found:
+        raise ConfigError(f"no classes in {text!r}: {fix}")
+    return sorted(found)
+
+
+def class_subset(dataset: TensorDataset, classes: list[int]) -> TensorDataset:
+    """The images of ``classes`` only, labels remapped to their positions in ``classes``
+    (the k-th listed class becomes label k): a teacher of a class subset has
+    ``len(classes)`` outputs."""
+    images, labels = dataset.tensors
+    lookup = torch.full((int(labels.max()) + 1 if len(labels) else 1,), -1, dtype=torch.long)
+    for position, k in enumerate(classes):
+        if k < len(lookup):
+            lookup[k] = position
+    mapped = lookup[labels]
+    keep = mapped >= 0
+    return TensorDataset(images[keep], mapped[keep])

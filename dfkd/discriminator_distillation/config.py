@@ -61,7 +61,9 @@ class DFKDConfig:
     # a model name (lenet5), an import path (mypkg.nets:MyNet), or a mapping
     # {class: mypkg.nets:MyNet, kwargs: {...}, ckpt: path} (dfkd.nets.import_path)
     teacher: str | dict[str, Any] = "lenet5"
-    teacher_ckpt: str = ""
+    # a list of checkpoints: several teachers of disjoint class subsets, one K-way teacher
+    # (knowledge amalgamation: dfkd.discriminator_distillation.multi_teacher)
+    teacher_ckpt: str | list[str] = ""
     student: PlayerConfig = field(default_factory=lambda: PlayerConfig(model="lenet5_half"))
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     # the method's own options (its Options dataclass: weights, temperatures, ...), checked

@@ -16,6 +16,7 @@ from dfkd.core.registry import DATASETS
 from dfkd.data import get_spec
 from dfkd.data.augment import build_augment
 from dfkd.discriminator_distillation.config import DFKDConfig
+from dfkd.discriminator_distillation.multi_teacher import setup_multi_teacher_run
 from dfkd.discriminator_distillation.registry import METHODS
 from dfkd.discriminator_distillation.replay import ReplayBuffer
 from dfkd.discriminator_distillation.setup import DataFreeSetup
@@ -27,6 +28,7 @@ from dfkd.knowledge import StudentLoss
 from dfkd.metrics import accuracy
 from dfkd.metrics.collapse import collapse_warnings
 from dfkd.nets import model_ref
+from dfkd.nets.quantize import quantize_student
 from dfkd.nets.student_file import student_meta
 from generators import build_generator
 
@@ -65,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args)
     out = Path(args.out) if args.out else default_out(cfg)
-    run = setup_run(cfg, out, args.resume)
+    several = isinstance(cfg.teacher_ckpt, list)  # teachers of class subsets (amalgamation)
+    run = (setup_multi_teacher_run if several else setup_run)(cfg, out, args.resume)
     student = model_ref(cfg.student.model, "student.model")
     distill_run(cfg, run, out, args.resume, student_meta(
         run.student, student.name, student.kwargs, run.spec, dataset=cfg.dataset,
@@ -81,6 +84,8 @@ def distill_run(cfg: DFKDConfig, run: RunSetup, out: Path, resume: bool,
     ``student_file``: the metadata ``student.pt`` is written with. Returns the student
     that is measured and kept (its EMA copy where ``student.ema`` is set), in eval mode."""
     device, spec, teacher, student = run.device, run.spec, run.teacher, run.student
+    # student.quantize: fake-quant layers now, before any optimizer or hook sees the student
+    student = quantize_student(student, cfg.student.quantize, ema=cfg.student.ema)
     # channels-last: the generator's convolutions run ~1.8x faster on CPU in this layout
     generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
                                 spec.image_size, spec.in_channels, spec.num_classes,

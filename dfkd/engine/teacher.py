@@ -2,7 +2,10 @@
 
 A teacher file is ``{"state_dict": ..., "meta": {arch, dataset, num_classes, in_channels,
 image_size, test_acc, epochs}}``; plain state_dicts from other code bases load too (the
-metadata is then unknown and the test accuracy is measured).
+metadata is then unknown and the test accuracy is measured). A teacher of a class subset
+(``classes``, knowledge amalgamation) has one output per listed class, in the listed order,
+and its meta records ``classes`` (the dataset's class indices); its test accuracy is measured
+on the test images of those classes.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from torch.utils.data import TensorDataset
 
 from dfkd.core.errors import CheckpointError, DfkdError
 from dfkd.data import get_spec, load_tensors
+from dfkd.data.datasets import class_subset
 from dfkd.engine.config import OptimConfig, PlayerConfig, ScheduleConfig
 from dfkd.engine.loop import AdversarialLoop, StatelessMethod
 from dfkd.engine.player import Player
@@ -29,8 +33,21 @@ CHECKPOINT_DIR = Path("checkpoints")
 EMBEDDED_DEFAULT = ("lenet5", "fashion_mnist")  # teacher that make demo trains if missing
 
 
-def default_teacher_path(arch: str, dataset: str) -> Path:
-    return CHECKPOINT_DIR / f"{arch}_{dataset}.pt"
+def default_teacher_path(arch: str, dataset: str, classes: list[int] | None = None) -> Path:
+    """``checkpoints/<arch>_<dataset>.pt``, or ``..._classes0-4.pt`` for a class subset."""
+    suffix = f"_classes{classes_label(classes)}" if classes else ""
+    return CHECKPOINT_DIR / f"{arch}_{dataset}{suffix}.pt"
+
+
+def classes_label(classes: list[int]) -> str:
+    """``[0, 1, 2, 3, 4]`` -> ``"0-4"``, ``[0, 2, 3]`` -> ``"0,2-3"`` (runs of classes)."""
+    runs: list[list[int]] = []
+    for k in sorted(classes):
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 class Supervised(StatelessMethod):
@@ -81,28 +98,35 @@ def train_classifier(model: nn.Module, train: TensorDataset, test: TensorDataset
 def train_teacher(arch: str, dataset: str, out: str | Path | None = None, *, epochs: int = 10,
                   data_root: str | None = None, device: str = "cpu", seed: int = 0,
                   run_dir: str | Path | None = None, resume: bool = False, amp: bool = False,
-                  log=print) -> tuple[nn.Module, dict]:
+                  classes: list[int] | None = None, log=print) -> tuple[nn.Module, dict]:
     """Train ``arch`` on ``dataset`` and save it (default ``checkpoints/<arch>_<dataset>.pt``);
     the run's checkpoints go to ``run_dir`` (default ``runs/teacher_<arch>_<dataset>`` for
-    the default file, ``<out>_run`` beside another ``out``)."""
-    path = Path(out) if out else default_teacher_path(arch, dataset)
+    the default file, ``<out>_run`` beside another ``out``). ``classes``: train on those
+    classes only (sorted dataset indices), labels remapped to 0..len-1; the file records
+    them (default ``checkpoints/<arch>_<dataset>_classes<a-b>.pt``)."""
+    path = Path(out) if out else default_teacher_path(arch, dataset, classes)
     if path.exists() and not resume:
         raise DfkdError(f"{path} already holds a teacher: pass another --out (or --resume to "
                         "finish its interrupted run); a saved teacher is never overwritten")
     spec = get_spec(dataset, data_root)
     torch.manual_seed(seed)
-    model = build_model(arch, in_channels=spec.in_channels, num_classes=spec.num_classes)
+    num_classes = len(classes) if classes else spec.num_classes
+    model = build_model(arch, in_channels=spec.in_channels, num_classes=num_classes)
     train, test = load_tensors(dataset, data_root, train=True), load_tensors(dataset, data_root)
+    if classes:
+        train, test = class_subset(train, classes), class_subset(test, classes)
     if run_dir is None:
-        run_dir = (Path("runs") / f"teacher_{arch}_{dataset}"
-                   if path == default_teacher_path(arch, dataset)
+        run_dir = (Path("runs") / path.stem.replace(arch, f"teacher_{arch}", 1)
+                   if path == default_teacher_path(arch, dataset, classes)
                    else path.with_name(path.stem + "_run"))
     run_dir = Path(run_dir)
     acc = train_classifier(model, train, test, epochs=epochs, run_dir=run_dir, resume=resume,
                            device=device, seed=seed, amp=amp, log=log)
-    meta = {"arch": arch, "dataset": dataset, "num_classes": spec.num_classes,
+    meta = {"arch": arch, "dataset": dataset, "num_classes": num_classes,
             "in_channels": spec.in_channels, "image_size": spec.image_size,
             "test_acc": acc, "epochs": epochs}
+    if classes:
+        meta["classes"] = list(classes)
     save_weights(model.cpu(), path, meta)
     log(f"saved teacher {arch} ({acc:.2f}% on the {dataset} test set) to {path} "
         f"(run folder {run_dir})")

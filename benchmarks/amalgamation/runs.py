@@ -1,0 +1,112 @@
+"""The half-teachers of a seed and its amalgamation run, each in a child process; its row."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks import ROOT
+from benchmarks.children import run_child
+
+TEACHER = "lenet5"
+DATASET = "fashion_mnist"
+HALVES = ("0-4", "5-9")
+TEACHER_EPOCHS = 8  # the pilot: 91.6% (0-4) and 96.7% (5-9) on their halves at seed 0
+SEEDS = (0, 1, 2)
+TOOLS = ROOT / "tools"
+
+
+def teacher_path(half: str, seed: int) -> Path:
+    return ROOT / "checkpoints" / f"{TEACHER}_{DATASET}_classes{half}_seed{seed}.pt"
+
+
+def ensure_teachers(seed: int, data_root: str | None, runs: Path) -> dict:
+    """Seed ``seed``'s two half-teachers, each trained in a child (one thread) when its file
+    is missing; returns the CPU seconds spent on them now and before (``teachers.json``)."""
+    ledger = runs / f"teachers-seed{seed}.json"
+    spent = json.loads(ledger.read_text()) if ledger.exists() else {}
+    for half in HALVES:
+        path = teacher_path(half, seed)
+        if path.exists():
+            continue
+        run_dir = runs / f"teacher-{half}-seed{seed}"
+        cmd = [sys.executable, str(TOOLS / "train_teacher.py"), "--model", TEACHER,
+               "--dataset", DATASET, "--classes", half, "--epochs", str(TEACHER_EPOCHS),
+               "--seed", str(seed), "--out", str(path), "--run-dir", str(run_dir)]
+        if data_root:
+            cmd += ["--data-root", data_root]
+        if (run_dir / "latest.pt").exists():
+            cmd.append("--resume")
+        print(f"[teacher {half}/{seed}] {' '.join(cmd[1:])}", flush=True)
+        runs.mkdir(parents=True, exist_ok=True)
+        child = run_child(cmd, runs / f"teacher-{half}-seed{seed}.log", echo=False)
+        if child.status != 0:
+            raise RuntimeError(f"teacher {half} of seed {seed} failed (exit {child.status})")
+        spent[half] = spent.get(half, 0.0) + child.cpu_seconds
+        ledger.write_text(json.dumps(spent))
+    return spent
+
+
+def run_command(seed: int, folder: Path, data_root: str | None,
+                extra: tuple[str, ...] = ()) -> list[str]:
+    ckpts = ",".join(str(teacher_path(half, seed)) for half in HALVES)
+    cmd = [sys.executable, str(TOOLS / "train_dfkd.py"), "--method", "amalgamation",
+           "--dataset", DATASET, "--seed", str(seed), "--set", f"teacher={TEACHER}",
+           "--set", f"teacher_ckpt=[{ckpts}]", "--set", "train.threads=1",
+           "--out", str(folder)]
+    cmd += [x for o in extra for x in ("--set", o)]
+    if data_root:
+        cmd += ["--data-root", data_root]
+    if (folder / "latest.pt").exists():
+        cmd.append("--resume")
+    return cmd
+
+
+def run_seed(seed: int, runs: Path, data_root: str | None, extra: tuple[str, ...] = ()) -> dict:
+    """Seed ``seed``'s amalgamation in a child; its row. CPU seconds add up over resumed
+    parts (``<folder>/child.json``)."""
+    teachers = ensure_teachers(seed, data_root, runs)
+    folder = runs / f"amalgamation-seed{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    ledger = folder / "child.json"
+    spent = json.loads(ledger.read_text()) if ledger.exists() else {"cpu_seconds": 0.0, "parts": 0}
+    if not (folder / "metrics.json").exists():
+        cmd = run_command(seed, folder, data_root, extra)
+        print(f"[amalgamation/{seed}] {' '.join(cmd[1:])}", flush=True)
+        child = run_child(cmd, runs / f"amalgamation-seed{seed}.log", f"[amalgamation/{seed}] ",
+                          echo=False)
+        spent = {"cpu_seconds": spent["cpu_seconds"] + child.cpu_seconds,
+                 "parts": spent["parts"] + 1}
+        ledger.write_text(json.dumps(spent))
+        if child.status != 0:
+            raise RuntimeError(f"amalgamation seed {seed} failed (exit {child.status}); see "
+                               f"{runs / f'amalgamation-seed{seed}.log'}")
+    row = summarize(json.loads((folder / "metrics.json").read_text()), seed, spent, teachers)
+    return {**row, "overrides": list(extra)} if extra else row
+
+
+def summarize(metrics: dict, seed: int, spent: dict, teachers: dict) -> dict:
+    """A row from a run's metrics.json (its ``teacher_acc`` is the ensemble's) and CPU times."""
+    history = [{"iteration": h["iteration"], "seconds": h["seconds"], "acc": h["acc"]}
+               for h in metrics["history"] if h.get("acc") is not None]
+    return {"seed": seed, "ensemble_acc": metrics["teacher_acc"],
+            "student_acc": metrics["student_acc"], "best_acc": metrics["best_student_acc"],
+            "ratio": metrics["student_acc"] / metrics["teacher_acc"],
+            "iters": metrics["iters"], "seconds": metrics["seconds"],
+            "cpu_seconds": round(spent["cpu_seconds"], 1), "parts": spent["parts"],
+            "teacher_cpu_seconds": {k: round(v, 1) for k, v in teachers.items()},
+            "history": history}
+
+
+def teacher_accuracies(seed: int) -> dict[str, float | None]:
+    """Each half-teacher's accuracy on its own half of the test set, read by a child (the
+    parent stays without torch: see benchmarks.children)."""
+    code = ("import sys, json, torch; print(json.dumps([torch.load(p, weights_only=True)"
+            "['meta'].get('test_acc') for p in sys.argv[1:]]))")
+    paths = [str(teacher_path(half, seed)) for half in HALVES]
+    if not all(Path(p).exists() for p in paths):
+        return {}
+    out = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True,
+                         check=True).stdout
+    return dict(zip(HALVES, json.loads(out)))
