@@ -29,8 +29,9 @@ demo: data
 	$(BIN)/python tools/train_dfkd.py --method dafl --teacher lenet5 --student lenet5_half \
 	  --dataset fashion_mnist --out $(DEMO_OUT)
 
+# one worker per core (pytest-xdist): the suite takes ~10 minutes on one core
 test: install
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n auto tests
 
 # the plots of the benchmark pages need matplotlib (the bench extra)
 bench-deps: install

@@ -7,6 +7,7 @@ torch only after their children have run.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -62,3 +63,22 @@ def run_unless_done(name: str, cmd: list[str], folder: Path, product: str) -> No
     status = run_child(cmd, log, prefix=f"[{name}] ").status
     if status != 0:
         raise SystemExit(f"{name} failed (exit {status}); see {log}")
+
+
+def run_counting_cpu(name: str, cmd: list[str], folder: Path, log_path: Path) -> dict:
+    """``cmd`` in a child unless ``folder/metrics.json`` exists (the run is done); the CPU
+    seconds of every part of a run resumed over several calls add up in ``folder/child.json``,
+    which is returned (``{"cpu_seconds", "parts"}``). A failed child is a RuntimeError that
+    names the log."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ledger = folder / "child.json"
+    spent = json.loads(ledger.read_text()) if ledger.exists() else {"cpu_seconds": 0.0, "parts": 0}
+    if not (folder / "metrics.json").exists():
+        print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
+        child = run_child(cmd, log_path, f"[{name}] ", echo=False)
+        spent = {"cpu_seconds": spent["cpu_seconds"] + child.cpu_seconds,
+                 "parts": spent["parts"] + 1}
+        ledger.write_text(json.dumps(spent))
+        if child.status != 0:
+            raise RuntimeError(f"{name} failed (exit {child.status}); see {log_path}")
+    return spent

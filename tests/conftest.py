@@ -1,6 +1,7 @@
 """Shared fixtures: tiny generated datasets and models, so tests need no real data."""
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -13,6 +14,13 @@ import torch.nn as nn
 from dfkd.data.locate import MNIST_FILES
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# under pytest-xdist (``make test``: one worker per core) each worker, and the tools it runs
+# as child processes, keep to their share of the cores instead of all of them each
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    torch.set_num_threads(_share)
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
 
 
 def write_idx_images(path: Path, images: torch.Tensor) -> None:
@@ -202,3 +210,17 @@ def assert_same_tensors(a: dict, b: dict, parts=("players", "method", "rng")) ->
     for key, value in ta.items():
         assert torch.equal(value, tb[key]), key
     return ta
+
+
+class FixedBatch:
+    """A data-driven method over one fixed batch (``loss``: a StudentLoss block), for
+    tests of the loop's critic and student phases."""
+
+    def __init__(self, loss, x, y):
+        self.loss, self.x, self.y = loss, x, y
+
+    def student_loss(self, iteration):
+        return self.loss(self.x, self.y)
+
+    def critic_loss(self, iteration):
+        return self.loss.critic_loss(self.x, self.y)

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from conftest import FixedBatch
 
 from dfkd.adversarial_kd.train import main as train_kd
 from dfkd.core.config import CONFIG_DIR
@@ -112,21 +113,10 @@ def test_errors_name_the_problem(tiny_classifier):
         build(tiny_classifier, {"adversarial": 1.0}, gan_mode="wgan")
 
 
-class Batches:
-    def __init__(self, loss, x, y):
-        self.loss, self.x, self.y = loss, x, y
-
-    def student_loss(self, iteration):
-        return self.loss(self.x, self.y)
-
-    def critic_loss(self, iteration):
-        return self.loss.critic_loss(self.x, self.y)
-
-
 def test_each_phase_moves_only_its_own_parameters(tiny_classifier, tmp_path):
     teacher, student, loss = build(tiny_classifier, {"ce": 1.0, "adversarial": 1.0,
                                                      "kdcan": 1.0})
-    method = Batches(loss, torch.randn(8, 1, 8, 8), torch.arange(8) % 10)
+    method = FixedBatch(loss, torch.randn(8, 1, 8, 8), torch.arange(8) % 10)
     s_player = Player.from_config("student", student, PlayerConfig(), 2,
                                   aux=nn.ModuleDict({"knowledge": loss}))
     critic = Player.from_config("critic", loss.critics(), PlayerConfig(), 2)

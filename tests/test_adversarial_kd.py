@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import FixedBatch
 
 from dfkd.adversarial_kd.train import main as train_kd
 from dfkd.core.errors import ConfigError
@@ -103,23 +104,10 @@ def test_bad_settings_are_named(tiny_classifier):
         loss.critic_loss(torch.randn(2, 1, 8, 8))
 
 
-class Batches:
-    """A data-driven method over one fixed batch, for the loop's phases."""
-
-    def __init__(self, loss, x, y):
-        self.loss, self.x, self.y = loss, x, y
-
-    def student_loss(self, iteration):
-        return self.loss(self.x, self.y)
-
-    def critic_loss(self, iteration):
-        return self.loss.critic_loss(self.x, self.y)
-
-
 def test_critic_and_student_phases_move_only_their_own_parameters(tiny_classifier, tmp_path):
     teacher, student, loss = build(tiny_classifier, {"ce": 1.0, "adversarial_logits": 1.0,
                                                      "anc": 1.0})
-    method = Batches(loss, torch.randn(8, 1, 8, 8), torch.arange(8) % 10)
+    method = FixedBatch(loss, torch.randn(8, 1, 8, 8), torch.arange(8) % 10)
     s_player = Player.from_config("student", student, PlayerConfig(), 2,
                                   aux=torch.nn.ModuleDict({"knowledge": loss}))
     critic = Player.from_config("critic", loss.critics(), PlayerConfig(), 2)

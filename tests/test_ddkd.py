@@ -35,7 +35,13 @@ def test_gradients_reach_student_and_every_parameter_not_teacher():
     assert s.grad is not None and s.grad.abs().sum() > 0
     assert t.grad is None
     for name, p in m.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
+        assert p.grad is not None, name
+    # in exact arithmetic some gradients are 0, so only float noise (~1e-9) reaches them: a
+    # conv bias right before a BatchNorm (which removes the mean) and the first BatchNorm of
+    # the noise adapter's one-channel bottleneck (ReLU -> conv -> BatchNorm is invariant to
+    # its scale); everything else moves
+    still = [n for n, p in m.named_parameters() if p.grad.abs().sum() <= 1e-6]
+    assert all(n.endswith(".bias") or ".block.1." in n for n in still), still
 
 
 def test_ddkd_loss_alone_trains_student_side_not_autoencoder():
@@ -45,8 +51,10 @@ def test_ddkd_loss_alone_trains_student_side_not_autoencoder():
     s.requires_grad_(True)
     m(s, t)["ddkd"].backward()
     assert s.grad.abs().sum() > 0
-    for part in (m.student_proj, m.noise_adapter, m.diffusion):
-        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+    for part in (m.student_proj, m.noise_adapter, m.diffusion):  # (see the test above)
+        assert all(p.grad is not None for p in part.parameters())
+        assert sum(p.grad.abs().sum() > 1e-6 for p in part.parameters()) > 0
+    assert all(p.grad.abs().sum() > 1e-6 for p in m.noise_adapter.pred.parameters())
     for part in (m.encoder, m.decoder):
         assert all(p.grad is None for p in part.parameters())
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import ROOT
-from benchmarks.children import run_child
+from benchmarks.children import run_child, run_counting_cpu
 
 TEACHER = "lenet5"
 DATASET = "fashion_mnist"
@@ -68,20 +68,8 @@ def run_seed(seed: int, runs: Path, data_root: str | None, extra: tuple[str, ...
     parts (``<folder>/child.json``)."""
     teachers = ensure_teachers(seed, data_root, runs)
     folder = runs / f"amalgamation-seed{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
-    ledger = folder / "child.json"
-    spent = json.loads(ledger.read_text()) if ledger.exists() else {"cpu_seconds": 0.0, "parts": 0}
-    if not (folder / "metrics.json").exists():
-        cmd = run_command(seed, folder, data_root, extra)
-        print(f"[amalgamation/{seed}] {' '.join(cmd[1:])}", flush=True)
-        child = run_child(cmd, runs / f"amalgamation-seed{seed}.log", f"[amalgamation/{seed}] ",
-                          echo=False)
-        spent = {"cpu_seconds": spent["cpu_seconds"] + child.cpu_seconds,
-                 "parts": spent["parts"] + 1}
-        ledger.write_text(json.dumps(spent))
-        if child.status != 0:
-            raise RuntimeError(f"amalgamation seed {seed} failed (exit {child.status}); see "
-                               f"{runs / f'amalgamation-seed{seed}.log'}")
+    spent = run_counting_cpu(f"amalgamation/{seed}", run_command(seed, folder, data_root, extra),
+                             folder, runs / f"amalgamation-seed{seed}.log")
     row = summarize(json.loads((folder / "metrics.json").read_text()), seed, spent, teachers)
     return {**row, "overrides": list(extra)} if extra else row
 

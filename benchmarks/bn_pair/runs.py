@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import ROOT
-from benchmarks.children import run_child
+from benchmarks.children import run_counting_cpu
 
 TEACHER = "lenet5_bn"
 DATASET = "fashion_mnist"
@@ -64,20 +64,8 @@ def run_one(method: str, seed: int, runs: Path, data_root: str | None,
     """(method, seed) in a child process; its row. CPU seconds add up over resumed parts
     (kept in ``<folder>/child.json``)."""
     folder = runs / f"{method}-seed{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
-    ledger = folder / "child.json"
-    spent = json.loads(ledger.read_text()) if ledger.exists() else {"cpu_seconds": 0.0, "parts": 0}
-    if not (folder / "metrics.json").exists():
-        cmd = run_command(method, seed, folder, data_root, extra)
-        print(f"[{method}/{seed}] {' '.join(cmd[1:])}", flush=True)
-        child = run_child(cmd, runs / f"{method}-seed{seed}.log", f"[{method}/{seed}] ",
-                          echo=False)
-        spent = {"cpu_seconds": spent["cpu_seconds"] + child.cpu_seconds,
-                 "parts": spent["parts"] + 1}
-        ledger.write_text(json.dumps(spent))
-        if child.status != 0:
-            raise RuntimeError(f"{method} seed {seed} failed (exit {child.status}); see "
-                               f"{runs / f'{method}-seed{seed}.log'}")
+    spent = run_counting_cpu(f"{method}/{seed}", run_command(method, seed, folder, data_root, extra),
+                             folder, runs / f"{method}-seed{seed}.log")
     row = {**summarize(json.loads((folder / "metrics.json").read_text()), seed, spent),
            "method": method}  # a variant's row name, not its method's
     return {**row, "overrides": list(extra)} if extra else row
