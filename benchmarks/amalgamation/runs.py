@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import ROOT
+from benchmarks.bn_pair.runs import train_dfkd_command
 from benchmarks.children import run_child, run_counting_cpu
 
 TEACHER = "lenet5"
@@ -51,16 +52,9 @@ def ensure_teachers(seed: int, data_root: str | None, runs: Path) -> dict:
 def run_command(seed: int, folder: Path, data_root: str | None,
                 extra: tuple[str, ...] = ()) -> list[str]:
     ckpts = ",".join(str(teacher_path(half, seed)) for half in HALVES)
-    cmd = [sys.executable, str(TOOLS / "train_dfkd.py"), "--method", "amalgamation",
-           "--dataset", DATASET, "--seed", str(seed), "--set", f"teacher={TEACHER}",
-           "--set", f"teacher_ckpt=[{ckpts}]", "--set", "train.threads=1",
-           "--out", str(folder)]
-    cmd += [x for o in extra for x in ("--set", o)]
-    if data_root:
-        cmd += ["--data-root", data_root]
-    if (folder / "latest.pt").exists():
-        cmd.append("--resume")
-    return cmd
+    return train_dfkd_command("amalgamation", seed, folder, data_root,
+                              ["--set", f"teacher={TEACHER}", "--set", f"teacher_ckpt=[{ckpts}]"],
+                              extra)
 
 
 def run_seed(seed: int, runs: Path, data_root: str | None, extra: tuple[str, ...] = ()) -> dict:

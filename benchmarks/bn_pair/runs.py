@@ -43,20 +43,31 @@ def ensure_teacher(seed: int, data_root: str | None, runs: Path) -> Path:
     return path
 
 
-def run_command(method: str, seed: int, folder: Path, data_root: str | None,
-                extra: tuple[str, ...] = ()) -> list[str]:
-    method, config = VARIANTS.get(method, (method, None))
+def train_dfkd_command(method: str, seed: int, folder: Path, data_root: str | None,
+                       teacher_flags: list[str], extra: tuple[str, ...] = (),
+                       config: Path | None = None) -> list[str]:
+    """One run of ``tools/train_dfkd.py`` on one thread (``--resume`` once the folder holds a
+    checkpoint); ``teacher_flags`` say which teacher(s)."""
     cmd = [sys.executable, str(TOOLS / "train_dfkd.py"), "--method", method, "--dataset",
-           DATASET, "--seed", str(seed), "--teacher-ckpt", str(teacher_path(seed)),
-           "--set", f"teacher={TEACHER}", "--set", "train.threads=1", "--out", str(folder)]
+           DATASET, "--seed", str(seed), *teacher_flags, "--set", "train.threads=1",
+           "--out", str(folder)]
     if config:
-        cmd += ["--config", str(ROOT / "configs" / method / config)]
+        cmd += ["--config", str(config)]
     cmd += [x for o in extra for x in ("--set", o)]
     if data_root:
         cmd += ["--data-root", data_root]
     if (folder / "latest.pt").exists():
         cmd.append("--resume")
     return cmd
+
+
+def run_command(method: str, seed: int, folder: Path, data_root: str | None,
+                extra: tuple[str, ...] = ()) -> list[str]:
+    method, config = VARIANTS.get(method, (method, None))
+    return train_dfkd_command(
+        method, seed, folder, data_root,
+        ["--teacher-ckpt", str(teacher_path(seed)), "--set", f"teacher={TEACHER}"], extra,
+        ROOT / "configs" / method / config if config else None)
 
 
 def run_one(method: str, seed: int, runs: Path, data_root: str | None,

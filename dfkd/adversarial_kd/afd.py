@@ -83,9 +83,7 @@ class AFD(StatelessMethod):
 
     def __init__(self, teacher: nn.Module, student: nn.Module, adversary: nn.ModuleDict | None,
                  options: AFDOptions, data: TensorDataset, setup: RealDataSetup) -> None:
-        if setup.augment is not None or setup.knowledge is not None:
-            raise ValueError("AFD's loss is its own: its setup takes no augment and no "
-                             "knowledge (student_loss block)")
+        setup.refuse_own_loss_extras("AFD")
         peers = nn.ModuleDict({"0": teacher, "1": student})
         batch_size, device = setup.batch_size, setup.device
         check_gan_mode(options.gan_mode)

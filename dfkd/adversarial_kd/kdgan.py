@@ -101,9 +101,7 @@ class KDGAN(StatelessMethod):
 
     def __init__(self, teacher: nn.Module, student: nn.Module, adversary: nn.Module | None,
                  options: KDGANOptions, data: TensorDataset, setup: RealDataSetup) -> None:
-        if setup.augment is not None or setup.knowledge is not None:
-            raise ValueError("KDGAN's loss is its own: its setup takes no augment and no "
-                             "knowledge (student_loss block)")
+        setup.refuse_own_loss_extras("KDGAN")
         check_options(options)
         self.options = options
         self.teacher, self.student = teacher.requires_grad_(True), student

@@ -25,3 +25,10 @@ class RealDataSetup:
     device: torch.device
     augment: nn.Module | None = None
     knowledge: StudentLoss | None = None
+
+    def refuse_own_loss_extras(self, method: str) -> None:
+        """For a method whose loss is its own (AFD, KDGAN): a setup with ``augment`` or
+        ``knowledge`` is a ValueError naming the method."""
+        if self.augment is not None or self.knowledge is not None:
+            raise ValueError(f"{method}'s loss is its own: its setup takes no augment and no "
+                             "knowledge (student_loss block)")
