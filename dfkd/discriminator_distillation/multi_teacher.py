@@ -24,13 +24,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dfkd.core.errors import CheckpointError, ConfigError
-from dfkd.core.io import safe_load, seed_everything
+from dfkd.core.io import safe_load
 from dfkd.data import get_spec, load_tensors
-from dfkd.engine.run import RunSetup, prepare_device
-from dfkd.engine.run_folder import check_out
 from dfkd.engine.teacher import classes_label
 from dfkd.metrics import accuracy
-from dfkd.nets import build_model, load_weights, model_ref
+from dfkd.nets import build_model, load_weights
 from dfkd.nets.shape_check import check_input_size
 
 LOG_FLOOR = -50.0  # log-probability of the classes of the teachers an image is not given to
@@ -173,20 +171,8 @@ def load_multi_teacher(arch: str, dataset: str, ckpts: list[str], *, kwargs: dic
     return teacher, {"arch": arch, "dataset": dataset, "members": rows, "test_acc": ensemble}
 
 
-def setup_multi_teacher_run(cfg, out: Path, resume: bool) -> RunSetup:
-    """``dfkd.engine.run.setup_run`` for a config whose ``teacher_ckpt`` is a list: the
-    teachers as one :class:`MultiTeacher`, then the seed and a fresh K-way student."""
-    device = prepare_device(cfg.train)
-    check_out(out, resume)
-    root = cfg.data_root or None
-    spec = get_spec(cfg.dataset, root)
-    test_set = load_tensors(cfg.dataset, root, train=False)
-    ref = model_ref(cfg.teacher, "teacher")
-    teacher, meta = load_multi_teacher(ref.name, cfg.dataset, list(cfg.teacher_ckpt),
-                                       kwargs=ref.kwargs, data_root=root, device=str(device))
-    seed_everything(cfg.train.seed)
-    student_ref = model_ref(cfg.student.model, "student.model")
-    student = build_model(student_ref.name, in_channels=spec.in_channels,
-                          num_classes=spec.num_classes, kwargs=student_ref.kwargs).to(device)
-    check_input_size(student, f"the student {student_ref.name}", spec, device)
-    return RunSetup(device, spec, test_set, teacher, meta, student)
+def load_teachers_of(ref, dataset: str, data_root: str | None, device: str
+                     ) -> tuple[MultiTeacher, dict]:
+    """``setup_run``'s ``load_teachers`` for a config whose ``teacher_ckpt`` is a list."""
+    return load_multi_teacher(ref.name, dataset, list(ref.ckpt), kwargs=ref.kwargs,
+                              data_root=data_root, device=device)

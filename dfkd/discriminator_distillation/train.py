@@ -16,7 +16,7 @@ from dfkd.core.registry import DATASETS
 from dfkd.data import get_spec
 from dfkd.data.augment import build_augment
 from dfkd.discriminator_distillation.config import DFKDConfig
-from dfkd.discriminator_distillation.multi_teacher import setup_multi_teacher_run
+from dfkd.discriminator_distillation.multi_teacher import load_teachers_of
 from dfkd.discriminator_distillation.registry import METHODS
 from dfkd.discriminator_distillation.replay import ReplayBuffer
 from dfkd.discriminator_distillation.setup import DataFreeSetup
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args)
     out = Path(args.out) if args.out else default_out(cfg)
     several = isinstance(cfg.teacher_ckpt, list)  # teachers of class subsets (amalgamation)
-    run = (setup_multi_teacher_run if several else setup_run)(cfg, out, args.resume)
+    run = setup_run(cfg, out, args.resume, load_teachers_of if several else None)
     student = model_ref(cfg.student.model, "student.model")
     distill_run(cfg, run, out, args.resume, student_meta(
         run.student, student.name, student.kwargs, run.spec, dataset=cfg.dataset,

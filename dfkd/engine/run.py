@@ -50,10 +50,11 @@ def prepare_device(train_cfg) -> torch.device:
     return device
 
 
-def setup_run(cfg, out: Path, resume: bool) -> RunSetup:
+def setup_run(cfg, out: Path, resume: bool, load_teachers=None) -> RunSetup:
     """Device and threads (and, under ``torchrun``, the process group), the run folder
     check, the test set, the teacher (trained when it is the missing embedded default),
-    then the seed and a fresh student."""
+    then the seed and a fresh student. ``load_teachers(ref, dataset, data_root, device)``,
+    when given, loads the teacher instead (several teachers as one module: amalgamation)."""
     device = prepare_device(cfg.train)
     if distributed.init_from_env(device) > 1 and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())
@@ -63,9 +64,13 @@ def setup_run(cfg, out: Path, resume: bool) -> RunSetup:
     test_set = load_tensors(cfg.dataset, root, train=False)
     teacher_ref = model_ref(cfg.teacher, "teacher", cfg.teacher_ckpt)
     student_ref = model_ref(cfg.student.model, "student.model")
-    teacher, meta = load_teacher(teacher_ref.name, cfg.dataset, teacher_ref.ckpt or None,
-                                 data_root=root, device=str(device), kwargs=teacher_ref.kwargs,
-                                 train_if_missing=distributed.world_size() == 1)
+    if load_teachers is not None:
+        teacher, meta = load_teachers(teacher_ref, cfg.dataset, root, str(device))
+    else:
+        teacher, meta = load_teacher(teacher_ref.name, cfg.dataset, teacher_ref.ckpt or None,
+                                     data_root=root, device=str(device),
+                                     kwargs=teacher_ref.kwargs,
+                                     train_if_missing=distributed.world_size() == 1)
     seed_everything(cfg.train.seed)
     student = build_model(student_ref.name, in_channels=spec.in_channels,
                           num_classes=spec.num_classes, kwargs=student_ref.kwargs).to(device)
