@@ -147,3 +147,22 @@ def test_export_reload_and_check_8_and_4_bit(tmp_path):
         int8_model(trained_student(4))
     with pytest.raises(DfkdError, match="unknown format 'onnx' for a quantized student"):
         export_quantized(model, torch.randn(2, 1, 32, 32), tmp_path, ("onnx",))
+
+
+@pytest.mark.parametrize("config_type, key", [
+    ("dfkd.adversarial_kd.config:KDConfig", "student.quantize"),
+    ("dfkd.discriminator_distillation.config:DFKDConfig", "generator.quantize"),
+    ("dfkd.discriminator_distillation.config:DFKDConfig", "critic.quantize"),
+])
+def test_quantize_is_the_data_free_students_only(config_type, key):
+    import importlib
+
+    from dfkd.core.config import build_config
+    module, name = config_type.split(":")
+    default = getattr(importlib.import_module(module), name)()
+    with pytest.raises(ConfigError, match=f"unknown config key '{key}'"):
+        build_config(default, overrides=[f"{key}={{weight_bits: 8}}"])
+    data_free = build_config(importlib.import_module(
+        "dfkd.discriminator_distillation.config").DFKDConfig(),
+        overrides=["student.quantize={weight_bits: 8}"])
+    assert data_free.student.quantize == {"weight_bits": 8}

@@ -29,6 +29,16 @@ class GeneratorConfig(PlayerConfig):
 
 
 @dataclass
+class StudentConfig(PlayerConfig):
+    """The data-free student; ``quantize`` (this family's only): quantization-aware training
+    with fake-quantized weights and activations, e.g. {weight_bits: 8, activation_bits: 8}
+    (dfkd.nets.quantize); empty: a float student."""
+
+    model: str | dict[str, Any] = "lenet5_half"
+    quantize: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class ReplayConfig:
     """Bounded replay of synthetic samples (``dfkd.discriminator_distillation.replay``); capacity 0 disables it.
 
@@ -64,7 +74,7 @@ class DFKDConfig:
     # a list of checkpoints: several teachers of disjoint class subsets, one K-way teacher
     # (knowledge amalgamation: dfkd.discriminator_distillation.multi_teacher)
     teacher_ckpt: str | list[str] = ""
-    student: PlayerConfig = field(default_factory=lambda: PlayerConfig(model="lenet5_half"))
+    student: StudentConfig = field(default_factory=StudentConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     # the method's own options (its Options dataclass: weights, temperatures, ...), checked
     # against that dataclass when the config is read; empty keeps the published defaults

@@ -50,10 +50,6 @@ class PlayerConfig:
     # momentum of an EMA copy of the weights; 0 disables. The generator's feeds MAD's
     # student; the student's (Polyak averaging) is the model evaluated and kept in best.pt
     ema: float = 0.0
-    # the data-free student's only: quantization-aware training with fake-quantized weights
-    # and activations, e.g. {weight_bits: 8, activation_bits: 8} (dfkd.nets.quantize);
-    # empty: a float student
-    quantize: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
