@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from dfkd.core.config import CONFIG_DIR, build_config, read_options, validate
+from dfkd.core.config import CONFIG_DIR, build_config, read_options, read_yaml, validate
 from dfkd.core.errors import ConfigError, DfkdError
 from dfkd.data.gan_tasks import GAN_TASKS, TASK_ALIASES, UNCONDITIONAL_TASKS, resolve_task
 
@@ -172,7 +172,7 @@ def build_gan_config(default, folder: str, args: argparse.Namespace, flags: dict
     if given and not args.dataset_mode and not args.config:
         raise ConfigError(f"{given[0]} needs --dataset-mode aligned (DIR/train/, DIR/test/ of "
                           "A|B images) or unaligned (DIR/trainA/, trainB/, testA/, testB/)")
-    name = args.dataset_mode if given else resolve_task(args.task)
+    name = args.dataset_mode if given else asked_task(args)
     base = {} if given else {"task": name}
     cfg = config_from_flags(default, folder, name, args, {**base, **common, **data})
     if cfg.data.dataroot:
@@ -187,9 +187,20 @@ def build_gan_config(default, folder: str, args: argparse.Namespace, flags: dict
 
 def _task_config(default, folder: str, args: argparse.Namespace, flags: dict):
     """The config of an embedded task (``configs/<folder>/<task>.yaml``)."""
-    task = resolve_task(args.task)
+    task = asked_task(args)
     return _check_task(config_from_flags(default, folder, task, args, {"task": task, **flags}),
                        task)
+
+
+def asked_task(args: argparse.Namespace) -> str:
+    """``--task`` when given; else the ``task:`` of ``--config`` when it names one (so that
+    ``--config configs/compress/sneaker2boot.yaml`` alone runs sneaker2boot); else the
+    tool's default task."""
+    if not getattr(args, "task_given", False) and getattr(args, "config", None):
+        task = read_yaml(args.config).get("task")
+        if task:
+            return resolve_task(task)
+    return resolve_task(args.task)
 
 
 def _check_task(cfg, task: str):

@@ -214,3 +214,18 @@ def test_student_ema_is_the_evaluated_student(teacher, fake_data_root, tmp_path)
     test_set = load_tensors("fashion_mnist", fake_data_root)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["student_acc"] == accuracy(averaged.module, test_set)
+
+
+def test_a_config_file_names_the_task_unless_task_is_given(tmp_path):
+    import argparse
+
+    from dfkd.cli import asked_task
+    config = tmp_path / "c.yaml"
+    config.write_text("task: sneaker2boot\n")
+    ask = argparse.Namespace(task="edges2fashion", task_given=False, config=str(config))
+    assert asked_task(ask) == "sneaker2boot"
+    ask.task_given = True  # --task edges2fashion on the command line wins
+    assert asked_task(ask) == "edges2fashion"
+    config.write_text("student_ngf: 16\n")  # no task in the file: the tool's default
+    assert asked_task(argparse.Namespace(task="edges2fashion", task_given=False,
+                                         config=str(config))) == "edges2fashion"

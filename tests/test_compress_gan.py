@@ -201,6 +201,6 @@ def test_method_options_are_read_with_the_config(fake_data_root, tmp_path):
     with pytest.raises(ConfigError, match="method gan_compression: unknown config key "
                                           "'options.recon_wieght'"):
         run(fake_data_root, teacher, tmp_path / "b", 1, "--set", "options.recon_wieght=2")
-    with pytest.raises(DfkdError, match="unknown generator-distillation method 'omgd'"):
-        run(fake_data_root, teacher, tmp_path / "c", 1, "--set", "method=omgd")
+    with pytest.raises(DfkdError, match="unknown generator-distillation method 'no_such_method'"):
+        run(fake_data_root, teacher, tmp_path / "c", 1, "--set", "method=no_such_method")
     assert not any((tmp_path / name).exists() for name in "abc")

@@ -8,7 +8,10 @@ is the run's typed config, ``train.py`` the entry the tool calls; ``api.compress
 of one's own."""
 from typing import Any
 
-from dfkd.generator_distillation import gan_compression  # noqa: F401  (registers it)
+from dfkd.generator_distillation import (
+    gan_compression,  # noqa: F401  (registers it)
+    omgd,  # noqa: F401  (registers it)
+)
 from dfkd.generator_distillation.registry import METHODS
 
 __all__ = ["METHODS", "compress"]
