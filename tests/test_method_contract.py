@@ -55,7 +55,7 @@ def test_every_method_declares_typed_options_and_builds_them_from_a_mapping():
         assert isinstance(options, cls.Options)
         for f in fields(options):  # every option can be set from the config
             value = getattr(options, f.name)
-            new = value * 2 if value else 1.0
+            new = (not value) if isinstance(value, bool) else value * 2 if value else 1.0
             rule = range_of(f"options.{f.name}")
             if isinstance(value, (int, float)) and rule is not None and new not in rule:
                 new = value / 2  # a bounded option (a momentum, a probability): halve it

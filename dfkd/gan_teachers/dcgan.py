@@ -26,8 +26,8 @@ from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import StatelessMethod
 from dfkd.gan.evaluation import GRID, generate, latent_bank
+from dfkd.gan.no_teacher import check_no_teacher
 from dfkd.gan.setup import GANSetup
-from dfkd.gan_teachers.data import check_no_teacher
 from dfkd.gan_teachers.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
 

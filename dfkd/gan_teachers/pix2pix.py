@@ -27,8 +27,8 @@ from dfkd.core.errors import ConfigError
 from dfkd.engine.logger import RunLogger
 from dfkd.engine.loop import StatelessMethod
 from dfkd.gan.evaluation import GRID, generate
+from dfkd.gan.no_teacher import check_no_teacher
 from dfkd.gan.setup import GANSetup, TranslationData, take
-from dfkd.gan_teachers.data import check_no_teacher
 from dfkd.gan_teachers.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss
 

@@ -8,9 +8,11 @@ is the run's typed config, ``train.py`` the entry the tool calls; ``api.compress
 of one's own."""
 from typing import Any
 
-from dfkd.generator_distillation import (
-    gan_compression,  # noqa: F401  (registers it)
-    omgd,  # noqa: F401  (registers it)
+from dfkd.generator_distillation import (  # noqa: F401  (importing registers them)
+    dcd,
+    gan_compression,
+    omgd,
+    portable_gan,
 )
 from dfkd.generator_distillation.registry import METHODS
 

@@ -136,8 +136,8 @@ def _resize(maps: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
 def check_discriminator_takes(discriminator: nn.Module, layer: str, channels: int,
                               size: tuple[int, int], resize_hint: str) -> None:
     """One ConfigError line when the discriminator cannot take ``channels``×``size`` maps
-    (its activation at ``layer`` would be empty); probed in eval mode, so its statistics
-    stay as they are."""
+    (a convolution's output, or the activation at ``layer``, would be empty); probed in
+    eval mode, so its statistics stay as they are."""
     probe = torch.zeros(2, channels, *size, device=next(discriminator.parameters()).device)
     try:
         with torch.no_grad(), eval_mode(discriminator):
@@ -146,5 +146,6 @@ def check_discriminator_takes(discriminator: nn.Module, layer: str, channels: in
     except RuntimeError:
         empty = True
     if empty:
-        raise ConfigError(f"the discriminator cannot take {size[0]}x{size[1]} maps at "
-                          f"{layer} (too small for its strided convolutions); {resize_hint}")
+        raise ConfigError(f"the discriminator cannot take {size[0]}x{size[1]} maps: too small "
+                          f"for its strided convolutions (DCD compares it at {layer}); "
+                          f"{resize_hint}")

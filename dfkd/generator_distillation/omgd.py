@@ -29,7 +29,7 @@ at ``model.9/12/15/18``, A_l = Conv1×1(no bias)+BN+ReLU from student to teacher
 
 CycleGAN (unpaired) variant (``cycleganbest``): one online CycleGAN teacher (G_A, the wide
 teacher, with G_B, D_A, D_B; cycle λ 10, identity 0.5, 50-image pools) trained with the
-shared :class:`dfkd.gan_teachers.cyclegan.CycleGAN` losses; the student learns L_KD(G_A)
+shared :class:`dfkd.gan.cyclegan.CycleGAN` losses; the student learns L_KD(G_A)
 + λ_CD·L_CD from G_A, λ_CD 500; the code gives the student 4 epochs per teacher epoch
 (``--n_dis 4``): here ``student.steps: 4`` with ``student_batches: own`` (each student
 step its own batch).
@@ -81,10 +81,10 @@ from dfkd.core.config import check_choice
 from dfkd.core.errors import ConfigError
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.engine.logger import RunLogger
+from dfkd.gan.cyclegan import CycleGAN, CycleGANOptions
 from dfkd.gan.evaluation import GRID, generate
 from dfkd.gan.perceptual import build_perceptual
 from dfkd.gan.setup import GANSetup, TranslationData, take
-from dfkd.gan_teachers.cyclegan import CycleGAN, CycleGANOptions
 from dfkd.generator_distillation.omgd_teachers import build_deep_teacher, deep_head, judge_deep
 from dfkd.generator_distillation.registry import METHODS
 from dfkd.losses.gan import check_gan_mode, discriminator_loss, gan_loss

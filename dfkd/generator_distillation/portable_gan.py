@@ -30,7 +30,7 @@ not; no official code was found). The abstract confirms the structure: G_S inher
 student discriminator "measures the distances between real images, and images generated
 by student and teacher generators" (the triplet term), trained adversarially with G_S.
 The terms above follow METHODS.md section 7 (itself marked [unverified]) and the survey
-(section 3.3, eq. 8: L_G = L_adv + α·L_distill^G, L_D = L_adv + μ·L_distill^D).
+(its eq. 8: L_G = L_adv + α·L_distill^G, L_D = L_adv + μ·L_distill^D).
 RECONSTRUCTED, not read: every weight and the margin (defaults: λ_gan 1, β₁ 100 on paired
 / 10 on unpaired tasks, the pix2pix/CycleGAN reconstruction weights; γ_f 10, γ_s 1e4 (set
 so that each perceptual term is about a sixth of the weighted L1 term at the start of the
@@ -42,7 +42,9 @@ mean squared form); D̂_S = the features of D_S's last hidden layer (the input o
 one-channel head; ``triplet_layer: output`` takes the output map, on which the pilot's
 triplet stayed 0 from the first logged step: the GAN terms already push the logits of real
 and teacher images far from the student's, so a margin of 1 is met at once); whether L_D
-also has the ordinary real-vs-student term (kept, ``real_weight``).
+also has the ordinary real-vs-student term (kept, ``real_weight``); the GAN loss (the
+teacher's own: vanilla for pix2pix, LSGAN for CycleGAN); the student G's start (from
+``define_G``'s random weights, not pruned from the teacher as GAN Compression does).
 
 Deviations, and why:
 
@@ -53,9 +55,10 @@ Deviations, and why:
   with ``ndf`` gives a narrower D_S). D_S is then re-initialized N(0, 0.02) (the original
   ``init_weights``, seeded by ``train.seed``; ``student_d_init: teacher`` keeps D_T's
   weights as D_S's start) and has D_T's width: the paper's D_S width could not be read.
-* the student G starts from scratch (``define_G``'s init), not pruned from the teacher;
-* WGAN-GP is refused (the paper's loss is the log loss, ``vanilla``; lsgan/hinge allowed);
-* the loop steps D_S first and then G_S on a fresh forward of the same batch.
+* WGAN-GP is refused: the loss of D_S here has no place for a gradient penalty
+  (vanilla, lsgan and hinge are taken);
+* the loop steps D_S first and then G_S on a fresh forward of the same batch (the paper's
+  order of updates could not be read).
 
 Batches are a function of (seed, iteration) and the frozen D_T is rebuilt identically on
 ``--resume``, so resuming is exact.
@@ -143,7 +146,7 @@ def check_options(options: PortableGANOptions) -> None:
     check_gan_mode(options.gan_mode)
     if options.gan_mode == "wgangp":
         raise ConfigError("method portable_gan: options.gan_mode wgangp is not supported "
-                          "(Chen et al. use the log loss): use vanilla, lsgan or hinge")
+                          "(no gradient penalty in this D loss): use vanilla, lsgan or hinge")
     check_choice("method portable_gan: options.student_d_init", options.student_d_init, D_INITS)
     check_choice("method portable_gan: options.perceptual_distance",
                  options.perceptual_distance, DISTANCES)

@@ -1,5 +1,6 @@
 """The check of a GAN teacher's empty teacher slot (its data spec is
-``dfkd.gan.setup.TranslationData``, shared with GAN compression)."""
+``dfkd.gan.setup.TranslationData``, shared with GAN compression): the GANs that train
+from data alone (``dfkd.gan_teachers``, and CycleGAN as OMGD's online teacher)."""
 from __future__ import annotations
 
 
