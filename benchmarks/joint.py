@@ -11,7 +11,7 @@ GAN part, on Fashion-MNIST garments from noise (32×32):
    students' iteration count;
 3. aguinaldo: ``tools/compress_gan.py --task dcgan --set method=aguinaldo`` (pixel MSE to
    the teacher for the same z);
-4. joint: ``tools/compress_gan.py --task dcgan`` (configs/compress/fashion.yaml: GAN +
+4. joint (method generic_joint): ``tools/compress_gan.py --task dcgan`` (configs/compress/fashion.yaml: GAN +
    L1 to the teacher for G_S; GAN + L1 to the teacher's D for D_S);
 
 each in its own process, reused when its generator file exists. Then, in this process:

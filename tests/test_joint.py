@@ -72,7 +72,7 @@ def test_discriminator_distillation_by_hand():
     assert float(loss) == pytest.approx(3.0)
 
 
-def make_method(method="joint", **weights):
+def make_method(method="generic_joint", **weights):
     torch.manual_seed(0)
     teacher_g, student_g = DCGANGenerator(nz=4, ngf=4), DCGANGenerator(nz=4, ngf=2)
     teacher_d, student_d = DCGANDiscriminator(ndf=4), DCGANDiscriminator(ndf=2)
@@ -140,7 +140,7 @@ def test_each_phase_moves_only_its_player(tmp_path):
 def test_unknown_method_and_missing_teacher_discriminator():
     with pytest.raises(DfkdError, match="unknown joint-distillation method 'gan'"):
         make_method("gan")
-    assert METHODS.names() == ["aguinaldo", "joint"]
+    assert METHODS.names() == ["aguinaldo", "generic_joint"]
     g, d = DCGANGenerator(nz=4, ngf=2), DCGANDiscriminator(ndf=2)
     with pytest.raises(ConfigError, match="needs the teacher's discriminator"):
         JointDistillation(TeacherGAN(g), g, d, JointOptions(), torch.zeros(8, 1, 32, 32),
@@ -191,7 +191,7 @@ def distil(data_root, teacher, out, iters, fid_flags, *extra):
 def test_joint_and_aguinaldo_runs(fake_data_root, dcgan_teacher, tmp_path, fid_flags, capsys):
     assert distil(fake_data_root, dcgan_teacher, tmp_path / "joint", 2, fid_flags) == 0
     text = capsys.readouterr().out
-    assert "method joint" in text and "teacher discriminator from" in text
+    assert "method generic_joint" in text and "teacher discriminator from" in text
     metrics = json.loads((tmp_path / "joint" / "metrics.json").read_text())
     assert metrics["student_macs"] < metrics["teacher_macs"] / 3
     assert {"fid", "l1_teacher", "psnr_teacher"} <= set(metrics)

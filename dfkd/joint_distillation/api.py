@@ -32,7 +32,7 @@ DEFAULT_CONFIG = CONFIG_DIR / "compress" / "fashion.yaml"
 
 def distill(teacher_g: nn.Module | str | Path, teacher_d: nn.Module | str | Path | None = None,
             *, images: torch.Tensor, student_ngf: int | None = None,
-            student_ndf: int | None = None, method: str = "joint",
+            student_ndf: int | None = None, method: str = "generic_joint",
             test_images: torch.Tensor | None = None, out: str | Path | None = None,
             iters: int | None = None, options: dict[str, Any] | None = None,
             config: str | Path | dict[str, Any] | None = None, device: str = "cpu",
@@ -41,7 +41,7 @@ def distill(teacher_g: nn.Module | str | Path, teacher_d: nn.Module | str | Path
     ``latest_net_G.pth``) into one of ``student_ngf`` filters; returns the student
     generator, in eval mode.
 
-    ``method``: ``joint`` (a student discriminator of ``student_ndf`` learns the GAN loss
+    ``method``: ``generic_joint`` (a student discriminator of ``student_ndf`` learns the GAN loss
     plus the teacher discriminator ``teacher_d``'s outputs; needed unless
     ``options.d_distill_weight`` is 0) or ``aguinaldo`` (the generator alone, pixel
     matching). ``images``: real training images (N, C, 32, 32) in [-1, 1]. Each evaluation

@@ -27,7 +27,7 @@ class JointConfig:
 
     task: str = "fashion"
     data_root: str = ""
-    method: str = "joint"
+    method: str = "generic_joint"
     # the methods' options (JointOptions: gan_mode, gan_weight, pixel_weight,
     # d_distill_weight), checked against that dataclass when the config is read
     options: dict[str, Any] = field(default_factory=dict)

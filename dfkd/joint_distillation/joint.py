@@ -1,7 +1,10 @@
 """Distilling a whole GAN (``tools/distill_gan.py``): teacher (G_T, D_T) →
 student (G_S, D_S), on the shared adversarial loop.
 
-``joint`` (Chen et al. 2020, "Distilling portable GANs"; METHODS.md section 4): D_S is the
+``generic_joint``: the survey's generic joint G+D form (seed 000, its eq. 8; METHODS.md
+section 4), as the survey summarizes Chen et al. 2020 ("Distilling portable GANs"), on an
+unconditional DCGAN. Chen et al.'s own method, on image translation with its perceptual and
+triplet losses, is the generator-distillation method ``portable_gan``. D_S is the
 adversary, G_S the student, G_T and D_T frozen judges of what the students should do:
 
     L_D = L_GAN(D_S; x real, G_S(z) fake) + μ·(‖D_S(x) − D_T(x)‖₁ + ‖D_S(G_S(z)) − D_T(G_S(z))‖₁)
@@ -65,7 +68,7 @@ def discriminator_distillation(student_d: nn.Module, teacher_d: nn.Module,
     return total
 
 
-@METHODS.register("joint")
+@METHODS.register("generic_joint")
 class JointDistillation(StatelessMethod):
     """A student GAN learning from a frozen teacher GAN and the real ``images``.
 
