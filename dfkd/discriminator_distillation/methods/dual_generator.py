@@ -40,6 +40,10 @@ Deviations for dfkd's loop, and why:
   optimizer and checkpoint); generator.clip_grad clips both together;
 - the collapse figures and the forgetting bank use G_s (the student's data); TensorBoard's
   sample grids show both generators (tools/sample.py draws the checkpoint's G, i.e. G_t).
+The MNIST script's D does not teach on Fashion-MNIST here: its students stayed at ~10%
+(G_s makes images the student is sure of, which the teacher sees as one or two classes);
+``configs/dual_generator/fashion_mnist.yaml`` therefore uses the CIFAR script's D (below),
+with which the same run learns, and says so with the pilots' figures.
 The authors' CIFAR script (code index file id 45261585310: relation KD, an activation term
 weighted by ∂L/∂z, G_s adversarial on the relations, D = MSE on shared latents) is a
 different method; the CIFAR configs take only its optimization settings, and
