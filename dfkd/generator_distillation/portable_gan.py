@@ -5,7 +5,7 @@ Family: the *joint G+D distillation* branch of the taxonomy (DESIGN.md: D_S is t
 adversary, G_S the student, G_T and D_T frozen). It is registered with the generator-
 distillation tool (``tools/compress_gan.py``) because that tool already reads pix2pix and
 CycleGAN teachers, their ``latest_net_D*.pth`` files and the aligned/unaligned dataset
-folders; ``tools/distill_gan.py``'s ``joint`` method is the survey's generic form (its
+folders; ``tools/distill_gan.py``'s ``generic_joint`` is the survey's generic form (its
 eq. 8) on an unconditional DCGAN, not this paper's setting.
 
 What the paper does (x an input image, y a real image of the target domain; paired
