@@ -9,6 +9,7 @@ of one's own."""
 from typing import Any
 
 from dfkd.generator_distillation import (  # noqa: F401  (importing registers them)
+    ackd,
     dcd,
     gan_compression,
     omgd,
