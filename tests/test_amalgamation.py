@@ -307,4 +307,14 @@ def test_benchmark_row_and_report_state_the_target(tmp_path):
     cmd = run_command(2, tmp_path / "run", None)
     ckpts = cmd[cmd.index("--set", cmd.index("teacher=lenet5")) + 1]
     assert ckpts.startswith("teacher_ckpt=[") and "classes0-4_seed2.pt," in ckpts
-    assert "--resume" not in cmd
+    assert "--resume" not in cmd and "--config" not in cmd
+    dafl = run_command(2, tmp_path / "run", None, method="dafl")
+    assert dafl[dafl.index("--method") + 1] == "dafl" and ckpts in dafl
+    assert dafl[dafl.index("--config") + 1].endswith("dafl/fashion_mnist_half_teachers.yaml")
+    # one table and one target per method; rows of before the baseline count as amalgamation
+    baseline = {**row, "method": "dafl", "ratio": 0.88}
+    write_report({"rows": [low, baseline]}, tmp_path)
+    text = (tmp_path / "amalgamation.md").read_text()
+    ours, theirs = text.split("## `dafl`")
+    assert "## `amalgamation`" in ours and "ten classes: MISSED" in ours
+    assert "ten classes: met (mean 0.880" in theirs

@@ -1,4 +1,6 @@
-"""The half-teachers of a seed and its amalgamation run, each in a child process; its row."""
+"""The half-teachers of a seed and its data-free runs on them, each in a child process; the
+rows. A row is a method on the two teachers: ``amalgamation`` (Ye et al., its own config)
+or ``dafl`` (DAFL's game on the teachers' ensemble, ``configs/dafl/<CONFIGS[dafl]>``)."""
 from __future__ import annotations
 
 import json
@@ -15,6 +17,8 @@ DATASET = "fashion_mnist"
 HALVES = ("0-4", "5-9")
 TEACHER_EPOCHS = 8  # the pilot: 91.6% (0-4) and 96.7% (5-9) on their halves at seed 0
 SEEDS = (0, 1, 2)
+#: each row's method and its config file (None: configs/<method>/fashion_mnist.yaml)
+CONFIGS = {"amalgamation": None, "dafl": "fashion_mnist_half_teachers.yaml"}
 TOOLS = ROOT / "tools"
 
 
@@ -50,21 +54,29 @@ def ensure_teachers(seed: int, data_root: str | None, runs: Path) -> dict:
 
 
 def run_command(seed: int, folder: Path, data_root: str | None,
-                extra: tuple[str, ...] = ()) -> list[str]:
+                extra: tuple[str, ...] = (), method: str = "amalgamation") -> list[str]:
     ckpts = ",".join(str(teacher_path(half, seed)) for half in HALVES)
-    return train_dfkd_command("amalgamation", seed, folder, data_root,
+    config = CONFIGS[method]
+    return train_dfkd_command(method, seed, folder, data_root,
                               ["--set", f"teacher={TEACHER}", "--set", f"teacher_ckpt=[{ckpts}]"],
-                              extra)
+                              extra, ROOT / "configs" / method / config if config else None)
 
 
-def run_seed(seed: int, runs: Path, data_root: str | None, extra: tuple[str, ...] = ()) -> dict:
-    """Seed ``seed``'s amalgamation in a child; its row. CPU seconds add up over resumed
-    parts (``<folder>/child.json``)."""
+def run_folder(runs: Path, method: str, seed: int) -> Path:
+    return runs / f"{method}-seed{seed}"
+
+
+def run_seed(seed: int, runs: Path, data_root: str | None, extra: tuple[str, ...] = (),
+             method: str = "amalgamation") -> dict:
+    """Seed ``seed``'s run of ``method`` in a child; its row. CPU seconds add up over
+    resumed parts (``<folder>/child.json``)."""
     teachers = ensure_teachers(seed, data_root, runs)
-    folder = runs / f"amalgamation-seed{seed}"
-    spent = run_counting_cpu(f"amalgamation/{seed}", run_command(seed, folder, data_root, extra),
-                             folder, runs / f"amalgamation-seed{seed}.log")
-    row = summarize(json.loads((folder / "metrics.json").read_text()), seed, spent, teachers)
+    folder = run_folder(runs, method, seed)
+    spent = run_counting_cpu(f"{method}/{seed}",
+                             run_command(seed, folder, data_root, extra, method),
+                             folder, runs / f"{method}-seed{seed}.log")
+    row = {"method": method,
+           **summarize(json.loads((folder / "metrics.json").read_text()), seed, spent, teachers)}
     return {**row, "overrides": list(extra)} if extra else row
 
 
