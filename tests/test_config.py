@@ -205,7 +205,7 @@ def test_defaults_are_in_range(config):
 
 # every data-free method's folder (from the registry) and the other tools' folders
 FAMILY = {**{name: DFKDConfig for name in DATA_FREE_METHODS.names()}, "afd": AFDConfig,
-          "kd": KDConfig, "gan": GANConfig,
+          "kd": KDConfig, "gan": GANConfig, "ppcd": JointConfig,
           **{name: CompressConfig for name in ("compress", "omgd", "dcd", "portable_gan", "ackd")}}
 JOINT = {"compress/fashion.yaml"}  # tools/distill_gan.py's (an unconditional task)
 SHIPPED = sorted(CONFIG_DIR.glob("*/*.yaml"))

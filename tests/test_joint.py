@@ -140,7 +140,7 @@ def test_each_phase_moves_only_its_player(tmp_path):
 def test_unknown_method_and_missing_teacher_discriminator():
     with pytest.raises(DfkdError, match="unknown joint-distillation method 'gan'"):
         make_method("gan")
-    assert METHODS.names() == ["aguinaldo", "generic_joint"]
+    assert METHODS.names() == ["aguinaldo", "generic_joint", "ppcd"]
     g, d = DCGANGenerator(nz=4, ngf=2), DCGANDiscriminator(ndf=2)
     with pytest.raises(ConfigError, match="needs the teacher's discriminator"):
         JointDistillation(TeacherGAN(g), g, d, JointOptions(), torch.zeros(8, 1, 32, 32),

@@ -10,7 +10,12 @@ adversary, ``options`` the method's ``Options`` dataclass (the config's ``option
 for DCGAN) and ``setup`` a :class:`dfkd.gan.setup.GANSetup`. ``config.py`` is the run's
 typed config, ``train.py`` the entry the tool calls."""
 from dfkd.gan.setup import TranslationData
-from dfkd.gan_teachers import cyclegan, dcgan, pix2pix  # noqa: F401  (registers them)
+from dfkd.gan_teachers import (  # noqa: F401  (importing registers them)
+    conditional_dcgan,
+    cyclegan,
+    dcgan,
+    pix2pix,
+)
 from dfkd.gan_teachers.registry import METHODS
 
 __all__ = ["METHODS", "TranslationData"]

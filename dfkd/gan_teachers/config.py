@@ -34,6 +34,9 @@ class GANConfig:
                                            "lambda_identity", "pool_size")}
 
     task: str = "edges2fashion"
+    # the model to train instead of the task's own ("": the task's); conditional_dcgan:
+    # the fashion task's garments with their labels (the teacher of PPCD-GAN)
+    model: str = ""
     # the task's model's own options (Pix2PixOptions, CycleGANOptions or DCGANOptions);
     # a key the model does not take is an error naming it
     options: dict[str, Any] = field(default_factory=dict)

@@ -42,6 +42,7 @@ from dfkd.gan.evaluation import (
     task_fid,
 )
 from dfkd.gan.setup import GANSetup, TranslationData, folder_translation
+from dfkd.gan_teachers.conditional_dcgan import build_conditional_dcgan
 from dfkd.gan_teachers.config import GANConfig
 from dfkd.gan_teachers.registry import METHODS
 from generators.dcgan import DCGANDiscriminator, DCGANGenerator, save_dcgan_state
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     root = cfg.data_root or None
     features = task_features(cfg.fid, root, device) if task else folder_features(cfg.fid, device)
     seed_everything(cfg.train.seed)
-    build = build_dcgan if model == "dcgan" else build_translation
+    build = {"dcgan": build_dcgan, "conditional_dcgan": build_conditional_dcgan}.get(
+        model, build_translation)
     nets, method, evaluate, best_key, lower = build(cfg, model, root, device, features)
     iters = cfg.train.iters
     g_player = Player.from_config("generator", nets["G"], cfg.generator, iters)
@@ -104,8 +106,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def model_for(cfg: GANConfig) -> str:
-    """The model of the config's task, or of its dataset folder: pix2pix when aligned,
-    CycleGAN when unaligned."""
+    """The config's ``model`` (conditional_dcgan on the garments), else the model of its
+    task, or of its dataset folder: pix2pix when aligned, CycleGAN when unaligned."""
+    if cfg.model:
+        METHODS.get(cfg.model)  # an unknown name: one error listing the models
+        replaces = "dcgan" if cfg.model == "conditional_dcgan" else cfg.model
+        if not cfg.task or model_for_task(cfg.task) != replaces:
+            raise ConfigError(f"model {cfg.model!r} does not train task {cfg.task!r}: leave "
+                              "model empty for the task's own; conditional_dcgan trains task "
+                              f"{', '.join(UNCONDITIONAL_TASKS)}")
+        return cfg.model
     if cfg.task:
         return model_for_task(cfg.task)
     check_folder_config(cfg.data)

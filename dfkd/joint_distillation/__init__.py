@@ -8,7 +8,7 @@ typed config, ``train.py`` the entry the tool calls; ``api.distill``
 own."""
 from typing import Any
 
-from dfkd.joint_distillation import joint  # noqa: F401  (registers joint and aguinaldo)
+from dfkd.joint_distillation import joint, ppcd  # noqa: F401  (registers generic_joint, aguinaldo, ppcd)
 from dfkd.joint_distillation.registry import METHODS
 
 __all__ = ["METHODS", "distill"]

@@ -18,7 +18,10 @@ class JointConfig:
     L_GAN + d_distill_weight·‖D_S(x) − D_T(x)‖₁ over real and generated x, where D_T is the
     teacher's discriminator (``discriminator_ckpt``: ``auto`` finds ``latest_net_D.pth``
     beside the generator); ``aguinaldo`` (Aguinaldo et al. 2019): the generator alone, on
-    pixel_weight·‖G_S(z) − G_T(z)‖² for the same z, no discriminator.
+    pixel_weight·‖G_S(z) − G_T(z)‖² for the same z, no discriminator; ``ppcd`` (Vo et al.
+    2022, ``configs/ppcd/fashion.yaml``): a conditional DCGAN teacher (``teacher_ckpt`` of
+    ``configs/gan/fashion_conditional.yaml``) pruned and distilled into a PP-Res student of
+    ``student_ngf``, its options ``PPCDOptions``.
     """
 
     renamed: ClassVar[dict[str, str]] = {

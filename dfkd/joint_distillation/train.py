@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     cfg = build_gan_config(JointConfig(), "compress", args,
                            {"teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf})
     cfg = with_method_options(cfg, METHODS)
+    if getattr(METHODS.get(cfg.method), "conditional", False):  # ppcd: a conditional teacher
+        from dfkd.joint_distillation.ppcd_run import conditional_main
+        return conditional_main(cfg, args)
     if args.netG:
         raise ConfigError("--netG names a pix2pix/CycleGAN architecture; a DCGAN teacher's is "
                           "read off its file")
