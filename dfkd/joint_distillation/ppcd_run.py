@@ -25,9 +25,9 @@ import torch.nn as nn
 from dfkd.core.config import to_dict
 from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.io import write_json
-from dfkd.engine import AdversarialLoop, Player, seed_everything
+from dfkd.engine import Player, seed_everything
 from dfkd.engine.run import prepare_device
-from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
+from dfkd.engine.run_folder import check_out, start_run
 from dfkd.gan.conditional import (
     balanced,
     class_accuracy,
@@ -40,6 +40,7 @@ from dfkd.joint_distillation.config import JointConfig
 from dfkd.joint_distillation.joint import TeacherGAN
 from dfkd.joint_distillation.ppcd_masks import final_sparsity, sparsity_of
 from dfkd.joint_distillation.registry import METHODS
+from dfkd.joint_distillation.run_loop import run_loop
 from dfkd.metrics.cost import count_macs, count_parameters
 from generators.conditional_dcgan import (
     FixedLabels,
@@ -149,15 +150,8 @@ def ppcd_run(cfg: JointConfig, teacher_g: nn.Module, info: dict, teacher_d: nn.M
           f"pruning, sparsity {cfg.options.sparsity:g} by iteration {cfg.options.prune_end}); "
           f"method {cfg.method}; discriminator {d_source if teacher_d is not None else 'new'}"
           f"\nFID features: {features.name}")
-    loop = AdversarialLoop(
-        method, s_player, d_player, iters, out, evaluate=evaluate, best_key="fid_pruned",
-        lower_is_better=True, eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
-        image_every=cfg.train.image_every, logger=logger,
-        identity={"method": cfg.method, "task": cfg.task, "teacher": teacher_name,
-                  "student_ngf": cfg.student_ngf}, amp=cfg.train.amp)
-    resume_if_asked(loop, out, resume)
-    final = loop.run()
-    logger.close()
+    loop, final = run_loop(cfg, method, s_player, d_player, out, evaluate, "fid_pruned", logger,
+                           teacher_name, resume)
     compact = student.compact().eval()
     save_ppres_state(compact, out / "latest_net_G.pth")
     save_conditional_state(student, out / "latest_net_G_masked.pth")

@@ -21,9 +21,9 @@ from dfkd.core.config import to_dict
 from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.io import write_json
 from dfkd.data.gan_tasks import UNCONDITIONAL_TASKS, fashion_images, resolve_task
-from dfkd.engine import AdversarialLoop, Player, seed_everything
+from dfkd.engine import Player, seed_everything
 from dfkd.engine.run import prepare_device
-from dfkd.engine.run_folder import check_out, resume_if_asked, start_run
+from dfkd.engine.run_folder import check_out, start_run
 from dfkd.gan.evaluation import (
     FeatureExtractor,
     compare,
@@ -36,6 +36,7 @@ from dfkd.gan.setup import GANSetup
 from dfkd.joint_distillation.config import JointConfig
 from dfkd.joint_distillation.joint import TeacherGAN
 from dfkd.joint_distillation.registry import METHODS
+from dfkd.joint_distillation.run_loop import run_loop
 from dfkd.metrics.cost import teacher_student_cost
 from generators.dcgan import (
     DCGANDiscriminator,
@@ -144,16 +145,8 @@ def joint_run(cfg: JointConfig, teacher_g: nn.Module, info: dict, teacher_d: nn.
           f"{cost['teacher_macs'] / cost['student_macs']:.1f}x fewer); method {cfg.method}; "
           f"teacher discriminator {d_source}\nFID features: "
           f"{features.name if features else 'none (the run compares with the teacher only)'}")
-    loop = AdversarialLoop(
-        method, s_player, d_player, iters, out, evaluate=evaluate,
-        best_key="fid" if features else "l1_teacher", lower_is_better=True,
-        eval_every=cfg.train.eval_every, log_every=cfg.train.log_every,
-        image_every=cfg.train.image_every, logger=logger,
-        identity={"method": cfg.method, "task": cfg.task, "teacher": teacher_name,
-                  "student_ngf": cfg.student_ngf}, amp=cfg.train.amp)
-    resume_if_asked(loop, out, resume)
-    final = loop.run()
-    logger.close()
+    loop, final = run_loop(cfg, method, s_player, d_player, out, evaluate,
+                           "fid" if features else "l1_teacher", logger, teacher_name, resume)
     save_dcgan_state(student_g, out / "latest_net_G.pth")
     if student_d is not None:
         save_dcgan_state(student_d, out / "latest_net_D.pth")
@@ -168,3 +161,4 @@ def joint_run(cfg: JointConfig, teacher_g: nn.Module, info: dict, teacher_d: nn.
           + f" iters={loop.iteration} seconds={loop.seconds:.1f}")
     print(f"student: {out / 'latest_net_G.pth'}  (TensorBoard: tensorboard --logdir {out / 'tb'})")
     return student_g.eval()
+
