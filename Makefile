@@ -50,8 +50,11 @@ bench-losses: data bench-deps
 	$(BIN)/python tools/benchmark_report.py
 
 # GAN compression: pix2pix and CycleGAN teachers, GAN Compression students, scratch students
+# generator distillation: teacher, scratch and every method's student per task, 3 seeds;
+# resumable part by part, e.g. make bench-gan GAN_ARGS="--seeds 0 --stop-after 60"
+GAN_ARGS ?=
 bench-gan: data bench-deps
-	$(BIN)/python tools/benchmark_gan.py
+	$(BIN)/python tools/benchmark_gan.py $(GAN_ARGS)
 	$(BIN)/python tools/benchmark_report.py
 
 # joint G+D distillation (DCGAN teacher, scratch, Aguinaldo, joint students) and

@@ -23,7 +23,8 @@ from pathlib import Path
 from benchmarks import OUT
 from benchmarks.plots import pyplot
 
-MARKERS = {"teacher": "s", "student": "o", "joint": "o", "scratch": "x", "aguinaldo": "^"}
+MARKERS = {"teacher": "s", "student": "o", "joint": "o", "scratch": "X", "aguinaldo": "^",
+           "gan_compression": "o", "omgd": "D", "dcd": "v", "portable_gan": "P", "ackd": "*"}
 
 
 def load(folder: Path) -> dict:
@@ -44,7 +45,8 @@ def accuracy_series(results: dict) -> dict[str, list[tuple[float, float]]]:
 
 
 def gan_points(data: dict) -> dict[str, list[tuple[str, float, float]]]:
-    """benchmark -> [(model, generator MACs, FID)] for the GAN tables."""
+    """benchmark -> [(model, generator MACs, FID)] for the GAN tables (the GAN benchmark's
+    rows are means over its seeds)."""
     points = {}
     for task, result in data.get("gan_compression", {}).get("tasks", {}).items():
         points[task] = [(model, row["macs_task"], row["fid"]) for model, row in result["rows"].items()
@@ -53,6 +55,13 @@ def gan_points(data: dict) -> dict[str, list[tuple[str, float, float]]]:
     if joint:
         points["dcgan"] = [(model, row["macs"], row["fid"]) for model, row in joint["rows"].items()]
     return points
+
+
+def gan_spread(data: dict) -> dict[str, dict[str, float]]:
+    """benchmark -> {model: FID standard deviation over seeds} where a row has one."""
+    return {task: {model: row["fid_sd"] for model, row in result["rows"].items()
+                   if "fid_sd" in row and len(row.get("seeds", [])) > 1}
+            for task, result in data.get("gan_compression", {}).get("tasks", {}).items()}
 
 
 def plot_accuracy(series: dict, teacher: float | None, path: Path) -> str | None:
@@ -75,18 +84,27 @@ def plot_accuracy(series: dict, teacher: float | None, path: Path) -> str | None
     return None
 
 
-def plot_gan(points: dict, path: Path) -> str | None:
+def plot_gan(points: dict, path: Path, spread: dict | None = None) -> str | None:
+    """FID against generator MACs, one panel per benchmark, one colour per row (the same in
+    every panel; rows of equal MACs drawn 5% apart), error bars where ``spread`` gives a
+    standard deviation over seeds."""
     plt, why = pyplot()
     if plt is None:
         return why
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-    fig, axes = plt.subplots(1, len(points), figsize=(4.2 * len(points), 3.8), squeeze=False)
+    spread = spread or {}
+    colours: dict[str, str] = {}
+    fig, axes = plt.subplots(1, len(points), figsize=(4.6 * len(points), 4.2), squeeze=False)
     for ax, (task, rows) in zip(axes[0], points.items()):
+        seen: dict[float, int] = {}
         for model, macs, fid in rows:
-            ax.scatter(macs / 1e6, fid, marker=MARKERS.get(model, "o"), s=50)
-            ax.annotate(model, (macs / 1e6, fid), textcoords="offset points", xytext=(5, 4),
-                        fontsize=8)
+            colour = colours.setdefault(model, f"C{len(colours) % 10}")
+            sd = spread.get(task, {}).get(model)
+            shift = 1.05 ** seen.setdefault(macs, 0)  # rows of equal MACs side by side
+            seen[macs] += 1
+            ax.errorbar(macs / 1e6 * shift, fid, yerr=sd, fmt=MARKERS.get(model, "o"), color=colour,
+                        markersize=7, capsize=3, label=model, alpha=0.85)
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -95,6 +113,7 @@ def plot_gan(points: dict, path: Path) -> str | None:
         ax.set_ylabel("FID (LeNet-5 features)")
         ax.set_title(task)
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -147,16 +166,27 @@ def losses_lines(losses: dict) -> list[str]:
 
 
 def gan_lines(data: dict, out: Path, plots: bool) -> list[str]:
-    points = gan_points(data)
+    points, spread = gan_points(data), gan_spread(data)
     lines = ["## GAN compression and joint G+D distillation (`make bench-gan`, `make bench-joint`;"
              " details: gan_compression.md, joint.md)", "",
              "| benchmark | model | M MACs | FID |", "|---|---|---|---|"]
     for task, rows in points.items():
         for model, macs, fid in rows:
-            lines.append(f"| {task} | {model} | {macs / 1e6:.1f} | {fid:.2f} |")
+            sd = spread.get(task, {}).get(model)
+            fid_text = f"{fid:.2f}" + ("" if sd is None else f" ± {sd:.2f}")
+            lines.append(f"| {task} | {model} | {macs / 1e6:.1f} | {fid_text} |")
     lines.append("")
+    tasks = data.get("gan_compression", {}).get("tasks", {})
+    for task, result in tasks.items():
+        grid = f"gan_compression_{task}.png"
+        if "target" in result:
+            lines.append(f"- {task}, issue 19's target: {result['target']['text']}")
+        if (out / grid).exists():
+            lines.append(f"- {task} samples (input, teacher, each student): ![{grid}]({grid})")
+    lines += [""] * bool(tasks)
     if plots and points:
-        lines += image_or_note("macs_vs_fid.png", plot_gan(points, out / "macs_vs_fid.png"))
+        lines += image_or_note("macs_vs_fid.png",
+                               plot_gan(points, out / "macs_vs_fid.png", spread))
     return lines
 
 

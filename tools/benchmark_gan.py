@@ -1,10 +1,14 @@
 #!/usr/bin/env python
-"""GAN compression on the embedded tasks: teacher vs distilled student vs scratch student.
+"""Generator distillation on the embedded tasks: teacher, scratch and every method's
+student, 3 seeds (mean ± std), with MACs, latency, FID, CPU time and issue 19's target.
 
     python tools/benchmark_gan.py                       # train what is missing, measure, report
-    python tools/benchmark_gan.py --tasks pix2pix --measure-only
+    python tools/benchmark_gan.py --tasks pix2pix --seeds 0 --stop-after 150
+    python tools/benchmark_gan.py --measure-only
+    python tools/benchmark_gan.py --quick               # smoke test, runs/gan_bench_quick
 
-Writes benchmarks/gan_compression.json and .md; the code is benchmarks/gan.py.
+Writes benchmarks/gan_compression.json and .md; the code is benchmarks/gan/ (its
+__init__ says how to run it part by part).
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.gan import main  # noqa: E402
+from benchmarks.gan.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())
