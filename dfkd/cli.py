@@ -11,6 +11,7 @@ from typing import Callable
 from dfkd.core.config import CONFIG_DIR, build_config, read_options, read_yaml, validate
 from dfkd.core.errors import ConfigError, DfkdError
 from dfkd.data.gan_tasks import GAN_TASKS, TASK_ALIASES, UNCONDITIONAL_TASKS, resolve_task
+from dfkd.data.gan_transforms import PREPROCESS_MODES
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +68,8 @@ class _TaskGiven(argparse.Action):
 #: the flags of a dataset folder in the original layout -> their data: config keys
 FOLDER_FLAGS = {"dataroot": "data.dataroot", "dataset_mode": "data.dataset_mode",
                 "direction": "data.direction", "load_size": "data.load_size",
-                "crop_size": "data.crop_size", "no_flip": "data.no_flip",
+                "crop_size": "data.crop_size", "preprocess": "data.preprocess",
+                "no_flip": "data.no_flip",
                 "serial_batches": "data.serial_batches", "input_nc": "data.input_nc",
                 "output_nc": "data.output_nc"}
 
@@ -85,6 +87,9 @@ def add_folder_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--direction", default=None, choices=("AtoB", "BtoA"))
     group.add_argument("--load-size", type=int, default=None, help="resize to this (286)")
     group.add_argument("--crop-size", type=int, default=None, help="then crop to this (256)")
+    group.add_argument("--preprocess", default=None, choices=PREPROCESS_MODES,
+                       help="the original's modes (default resize_and_crop); scale_width and "
+                            "none keep each image's aspect: batch size 1 where sizes differ")
     group.add_argument("--no-flip", action="store_true", default=None,
                        help="no random horizontal flip")
     group.add_argument("--serial-batches", action="store_true", default=None,

@@ -78,3 +78,17 @@ def test_discriminator_loss_adds_the_penalty_only_for_wgangp():
     assert critic.weight.grad is not None
     lsgan = discriminator_loss(critic, real, fake, "lsgan")  # ½[(2 − 1)² + 0²]
     assert "gp" not in lsgan and float(lsgan["loss"]) == pytest.approx(0.5)
+
+
+def test_image_pool_of_images_of_different_sizes_checkpoints_and_resumes():
+    pool = ImagePool(3)
+    pool.query(torch.ones(1, 1, 4, 6))
+    pool.query(torch.zeros(1, 1, 8, 4))  # --preprocess none: the pooled images differ
+    state = pool.state_dict()
+    assert isinstance(state["images"], list) and len(state["images"]) == 2
+    again = ImagePool(3)
+    again.load_state_dict(state)
+    assert [tuple(i.shape) for i in again.images] == [(1, 1, 4, 6), (1, 1, 8, 4)]
+    same = ImagePool(3)
+    same.query(torch.ones(2, 1, 4, 4))
+    assert torch.is_tensor(same.state_dict()["images"])  # one size: one tensor, as before

@@ -37,9 +37,18 @@ class ImagePool:
         return torch.cat(out)
 
     def state_dict(self) -> dict:
-        return {"size": self.size, "images": torch.cat(self.images) if self.images else None}
+        """The pool's images as one tensor, or as a list where they differ in size (folders
+        read with ``--preprocess none`` or ``scale_width``)."""
+        images = None
+        if self.images:
+            same = len({tuple(i.shape) for i in self.images}) == 1
+            images = torch.cat(self.images) if same else [i.clone() for i in self.images]
+        return {"size": self.size, "images": images}
 
     def load_state_dict(self, state: dict) -> None:
         self.size = state["size"]
         images = state["images"]
-        self.images = [] if images is None else list(images.split(1))
+        if images is None:
+            self.images = []
+        else:
+            self.images = list(images) if isinstance(images, list) else list(images.split(1))

@@ -117,7 +117,11 @@ class CycleGAN:
         """Rows: real A, G_A(A), G_B(G_A(A)); then real B, G_B(B), G_A(G_B(B))."""
         a, b = self.domain_a[:GRID], self.domain_b[:GRID]
         fake_b, fake_a = generate(self.G_A, a, self.device), generate(self.G_B, b, self.device)
-        rows = [a, fake_b, generate(self.G_B, fake_b, self.device),
-                b, fake_a, generate(self.G_A, fake_a, self.device)]
-        logger.image_grid("samples/A_fakeB_recA_B_fakeA_recB", torch.cat(rows), iteration,
-                          nrow=GRID)
+        rows_a = torch.cat([a, fake_b, generate(self.G_B, fake_b, self.device)])
+        rows_b = torch.cat([b, fake_a, generate(self.G_A, fake_a, self.device)])
+        if rows_a.shape[1:] == rows_b.shape[1:]:
+            logger.image_grid("samples/A_fakeB_recA_B_fakeA_recB", torch.cat([rows_a, rows_b]),
+                              iteration, nrow=GRID)
+        else:  # domains of different sizes (--preprocess none / scale_width): a grid each
+            logger.image_grid("samples/A_fakeB_recA", rows_a, iteration, nrow=GRID)
+            logger.image_grid("samples/B_fakeA_recB", rows_b, iteration, nrow=GRID)

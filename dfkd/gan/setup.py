@@ -55,7 +55,13 @@ class TranslationData:
     def orders(self, batch_size: int, seed: int) -> tuple[Any, Any]:
         """The batch orders of inputs and targets (the same object when paired): a fresh
         random order per epoch (:class:`EpochOrder`, targets from ``seed + 1`` when
-        unpaired), or :class:`SerialOrder` when ``serial``."""
+        unpaired), or :class:`SerialOrder` when ``serial``. A folder whose training images
+        come out in different sizes (``--preprocess none``/``scale_width``) takes batches of
+        one only: a larger ``batch_size`` is one error line naming the fix."""
+        for images in (self.inputs, self.targets):
+            check = getattr(images, "check_batch_size", None)
+            if check is not None:
+                check(batch_size)
         n_in, n_tg = len(self.inputs), len(self.targets)
         if self.serial:
             length = n_in if self.paired else max(n_in, n_tg)
@@ -77,7 +83,8 @@ def folder_translation(cfg: ImageFolderConfig, input_nc: int, output_nc: int, se
                        eval_pairs: int) -> tuple[TranslationData, torch.Tensor, torch.Tensor]:
     """A dataset folder in the original layout: its training split (read per batch) as
     :class:`TranslationData` (paired when ``aligned``), and the first ``eval_pairs`` test
-    inputs and targets as tensors (the original test view: whole, in order, unflipped)."""
+    inputs and targets as tensors (the original test view: load_size = crop_size, in order,
+    unflipped; see :mod:`dfkd.data.image_folders`)."""
     train_in, train_tg = open_split(cfg, True, input_nc, output_nc, seed)
     test_in, test_tg = open_split(cfg, False, input_nc, output_nc, seed)
     data = TranslationData(train_in, train_tg, cfg.dataset_mode == "aligned", cfg.serial_batches)
