@@ -19,10 +19,18 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def last_mean(row: dict, count: int = 3) -> float:
+    """The mean accuracy of the run's last ``count`` evaluations (the final one included)."""
+    accs = [h["acc"] for h in row.get("history", []) if h.get("acc") is not None][-count:]
+    return statistics.mean(accs) if accs else row["student_acc"]
+
+
 def summary(rows: list[dict]) -> dict:
     """Mean and standard deviation over the seeds."""
     out = {"seeds": [r["seed"] for r in rows]}
-    for key in ("ensemble_acc", "student_acc", "best_acc", "ratio", "seconds", "cpu_seconds"):
+    rows = [{**r, "last_mean": last_mean(r)} for r in rows]
+    for key in ("ensemble_acc", "student_acc", "last_mean", "best_acc", "ratio", "seconds",
+                "cpu_seconds"):
         out[key], out[key + "_sd"] = _mean_sd([r[key] for r in rows])
     return out
 
@@ -30,21 +38,24 @@ def summary(rows: list[dict]) -> dict:
 def table_and_target(rows: list[dict]) -> list[str]:
     """One method's rows: the table, mean ± std, and the target's lines."""
     rows = sorted(rows, key=lambda r: r["seed"])
-    lines = ["| seed | teachers (own half) | ensemble | student | × ensemble | best | iters | "
-             "CPU min | teachers' CPU min |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| seed | teachers (own half) | ensemble | student (final) | last 3 evals | "
+             "× ensemble | best (test-picked) | iters | CPU min | teachers' CPU min |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         own = r.get("teacher_accs", {})
         halves = ", ".join(f"{h}: {own[h]:.2f}" for h in HALVES if own.get(h) is not None)
         teachers = sum(r.get("teacher_cpu_seconds", {}).values()) / 60
         lines.append(f"| {r['seed']} | {halves or '?'} | {r['ensemble_acc']:.2f} | "
-                     f"{r['student_acc']:.2f} | {r['ratio']:.3f} | {r['best_acc']:.2f} | "
+                     f"{r['student_acc']:.2f} | {last_mean(r):.2f} | {r['ratio']:.3f} | "
+                     f"{r['best_acc']:.2f} | "
                      f"{r['iters']} | {r['cpu_seconds'] / 60:.1f} | "
                      f"{teachers:.1f} |")
     if not rows:
         return lines + ["", "No runs yet."]
     s = summary(rows)
     lines.append(f"| mean ± std | | {s['ensemble_acc']:.2f} ± {s['ensemble_acc_sd']:.2f} | "
-                 f"{s['student_acc']:.2f} ± {s['student_acc_sd']:.2f} | {s['ratio']:.3f} ± "
+                 f"{s['student_acc']:.2f} ± {s['student_acc_sd']:.2f} | "
+                 f"{s['last_mean']:.2f} ± {s['last_mean_sd']:.2f} | {s['ratio']:.3f} ± "
                  f"{s['ratio_sd']:.3f} | | | {s['cpu_seconds'] / 60:.1f} | |")
     altered = [f"seed {r['seed']}: {' '.join(r['overrides'])}" for r in rows if r.get("overrides")]
     if altered:
