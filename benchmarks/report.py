@@ -148,10 +148,10 @@ def bn_pair_lines(results: dict) -> list[str]:
 
 
 def amalgamation_lines(results: dict) -> list[str]:
-    from benchmarks.amalgamation.report import table_and_target
+    from benchmarks.amalgamation.report import method_sections
 
     return ["## Data-free amalgamation of two half-teachers (`make bench`, details: "
-            "amalgamation.md)", "", *table_and_target(results), ""]
+            "amalgamation.md)", "", *method_sections(results, "###")]
 
 
 def losses_lines(losses: dict) -> list[str]:
