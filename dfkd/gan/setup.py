@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from dfkd.core.errors import ConfigError
 from dfkd.data.epoch_order import EpochOrder
 from dfkd.data.image_folders import ImageFolderConfig, open_split
 
@@ -51,6 +52,16 @@ class TranslationData:
     targets: Any
     paired: bool
     serial: bool = False
+
+    def check_size(self, batch_size: int) -> None:
+        """One error line for a paired task of unequal sides or a batch larger than the
+        training set (a method's constructor calls it before ``orders``)."""
+        n_in, n_tg = len(self.inputs), len(self.targets)
+        if self.paired and n_in != n_tg:
+            raise ConfigError(f"a paired task needs pairs: {n_in} inputs, {n_tg} targets")
+        if min(n_in, n_tg) < batch_size:
+            raise ConfigError(f"train.batch_size {batch_size} exceeds the {min(n_in, n_tg)} "
+                              "training images")
 
     def orders(self, batch_size: int, seed: int) -> tuple[Any, Any]:
         """The batch orders of inputs and targets (the same object when paired): a fresh

@@ -163,12 +163,7 @@ class DCD(StatelessMethod):
     def __init__(self, teacher: nn.Module, student: nn.Module, discriminator: nn.Module,
                  options: DCDOptions, data: TranslationData, setup: GANSetup) -> None:
         inputs, targets, paired = data.inputs, data.targets, data.paired
-        if paired and len(inputs) != len(targets):
-            raise ConfigError(f"a paired task needs pairs: {len(inputs)} inputs, "
-                              f"{len(targets)} targets")
-        if min(len(inputs), len(targets)) < setup.batch_size:
-            raise ConfigError(f"train.batch_size {setup.batch_size} exceeds the "
-                              f"{min(len(inputs), len(targets))} training images")
+        data.check_size(setup.batch_size)
         check_options(options)
         self.options = options
         self.teacher = teacher.eval().requires_grad_(False)

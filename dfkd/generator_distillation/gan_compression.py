@@ -160,13 +160,8 @@ class GANCompression(StatelessMethod):
     def __init__(self, teacher: nn.Module, student: nn.Module, discriminator: nn.Module,
                  options: GANCompressionOptions, data: TranslationData, setup: GANSetup) -> None:
         inputs, targets, paired = data.inputs, data.targets, data.paired
+        data.check_size(setup.batch_size)
         batch_size, seed = setup.batch_size, setup.seed
-        if paired and len(inputs) != len(targets):
-            raise ConfigError(f"a paired task needs pairs: {len(inputs)} inputs, "
-                              f"{len(targets)} targets")
-        if min(len(inputs), len(targets)) < batch_size:
-            raise ConfigError(f"train.batch_size {batch_size} exceeds the "
-                              f"{min(len(inputs), len(targets))} training images")
         check_options(options, paired)
         self.options = options
         self.teacher = teacher.eval().requires_grad_(False)

@@ -190,13 +190,8 @@ class OMGD:
                  options: OMGDOptions, data: TranslationData, setup: GANSetup) -> None:
         check_options(options)
         inputs, targets, paired = data.inputs, data.targets, data.paired
+        data.check_size(setup.batch_size)
         batch_size, device = setup.batch_size, setup.device
-        if paired and len(inputs) != len(targets):
-            raise ConfigError(f"a paired task needs pairs: {len(inputs)} inputs, "
-                              f"{len(targets)} targets")
-        if min(len(inputs), len(targets)) < batch_size:
-            raise ConfigError(f"train.batch_size {batch_size} exceeds the "
-                              f"{min(len(inputs), len(targets))} training images")
         variant = options.variant if options.variant != "auto" else (
             "pix2pix" if paired else "cyclegan")
         if variant == "pix2pix" and not paired:
