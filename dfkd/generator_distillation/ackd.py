@@ -68,7 +68,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from dfkd.core.errors import ConfigError
 from dfkd.gan.setup import GANSetup, TranslationData
@@ -79,8 +78,6 @@ from dfkd.generator_distillation.ackd_losses import (
 )
 from dfkd.generator_distillation.gan_compression import GANCompression, GANCompressionOptions
 from dfkd.generator_distillation.registry import METHODS
-from dfkd.losses.gan import gan_loss
-from dfkd.nets.hooks import PairRecorder
 
 
 @dataclass(frozen=True)
@@ -122,22 +119,14 @@ class ACKD(GANCompression):
                                           "accumulation": self.accumulation,
                                           "projections": self.projections})}
 
-    def student_loss(self, iteration: int) -> dict[str, torch.Tensor]:
-        """(A3): GAN + reconstruction (as GAN Compression) + accumulated distillation (A2)."""
-        x, real = self.batch(iteration)
-        with PairRecorder(self.teacher, self.student, [(n, n) for n in self.layers]) as rec:
-            with torch.no_grad():
-                teacher_out = self.teacher(x)
-            fake = self.student(x)
-        terms = {"gan": gan_loss(self.judge(x, fake), True, self.gan_mode,
-                                 for_discriminator=False),
-                 "recon": F.l1_loss(fake, real if self.recon_to_target else teacher_out)}
-        if self.layers:
-            terms["distill"] = ackd_loss(rec.student_maps, rec.teacher_maps, self.mappings,
-                                         self.accumulation, self.projections)
-        total = sum(self.weights[k] * v for k, v in terms.items())
-        logged = {}
-        if len(self.layers) > 1:
-            alpha = self.accumulation.matrix().detach()
-            logged["same_depth_share"] = alpha.diagonal()[1:].mean()
-        return {"loss": total, **terms, **logged}
+    def distill_term(self, student_maps: list[torch.Tensor],
+                     teacher_maps: list[torch.Tensor]) -> torch.Tensor:
+        """(A2) in place of GAN Compression's Eq. 3; the rest of (A3) is GAN Compression's."""
+        return ackd_loss(student_maps, teacher_maps, self.mappings, self.accumulation,
+                         self.projections)
+
+    def logged_figures(self) -> dict[str, torch.Tensor]:
+        """The mean weight each student layer gives its same-depth teacher layer."""
+        if len(self.layers) < 2:
+            return {}
+        return {"same_depth_share": self.accumulation.matrix().detach().diagonal()[1:].mean()}

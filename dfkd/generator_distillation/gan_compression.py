@@ -209,10 +209,18 @@ class GANCompression(StatelessMethod):
                                  for_discriminator=False),
                  "recon": F.l1_loss(fake, real if self.recon_to_target else teacher_out)}
         if self.layers:
-            terms["distill"] = feature_distillation(rec.student_maps, rec.teacher_maps,
-                                                    self.mappings)
+            terms["distill"] = self.distill_term(rec.student_maps, rec.teacher_maps)
         total = sum(self.weights[k] * v for k, v in terms.items())
-        return {"loss": total, **terms}
+        return {"loss": total, **terms, **self.logged_figures()}
+
+    def distill_term(self, student_maps: list[torch.Tensor],
+                     teacher_maps: list[torch.Tensor]) -> torch.Tensor:
+        """Eq. 3 on the distilled layers' maps (a subclass replaces the knowledge form)."""
+        return feature_distillation(student_maps, teacher_maps, self.mappings)
+
+    def logged_figures(self) -> dict[str, torch.Tensor]:
+        """Figures logged beside the loss terms (none here)."""
+        return {}
 
     @torch.no_grad()
     def log_media(self, logger: RunLogger, iteration: int) -> None:
