@@ -26,8 +26,7 @@ from dfkd.core.config import to_dict
 from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.io import write_json
 from dfkd.engine import Player, seed_everything
-from dfkd.engine.run import prepare_device
-from dfkd.engine.run_folder import check_out, start_run
+from dfkd.engine.run_folder import start_run
 from dfkd.gan.conditional import (
     balanced,
     class_accuracy,
@@ -40,7 +39,7 @@ from dfkd.joint_distillation.config import JointConfig
 from dfkd.joint_distillation.joint import TeacherGAN
 from dfkd.joint_distillation.ppcd_masks import final_sparsity, sparsity_of
 from dfkd.joint_distillation.registry import METHODS
-from dfkd.joint_distillation.run_loop import run_loop
+from dfkd.joint_distillation.run_loop import run_loop, start_joint_run
 from dfkd.metrics.cost import count_macs, count_parameters
 from generators.conditional_dcgan import (
     FixedLabels,
@@ -76,16 +75,9 @@ def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device):
 
 def conditional_main(cfg: JointConfig, args: argparse.Namespace) -> int:
     """Load the conditional teacher and the labelled data named by ``cfg`` and run."""
-    if args.netG:
-        raise ConfigError("--netG names a pix2pix/CycleGAN architecture; a conditional "
-                          "DCGAN teacher's is read off its file")
-    device = prepare_device(cfg.train)
-    out = Path(args.out or f"runs/{cfg.method}_{cfg.task}")
-    check_out(out, args.resume)
-    teacher_path = Path(cfg.teacher_ckpt)
-    if not teacher_path.exists():
-        raise CheckpointError(f"no teacher generator at {teacher_path}; train one with python "
-                              "tools/train_gan.py --config configs/gan/fashion_conditional.yaml")
+    device, out, teacher_path = start_joint_run(
+        cfg, args, "a conditional DCGAN",
+        "python tools/train_gan.py --config configs/gan/fashion_conditional.yaml")
     teacher_g, info = load_conditional_generator(teacher_path, device)
     teacher_d, d_source = teacher_discriminator(cfg, teacher_path, device)
     root = cfg.data_root or None

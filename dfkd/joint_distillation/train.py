@@ -22,8 +22,7 @@ from dfkd.core.errors import CheckpointError, ConfigError
 from dfkd.core.io import write_json
 from dfkd.data.gan_tasks import UNCONDITIONAL_TASKS, fashion_images, resolve_task
 from dfkd.engine import Player, seed_everything
-from dfkd.engine.run import prepare_device
-from dfkd.engine.run_folder import check_out, start_run
+from dfkd.engine.run_folder import start_run
 from dfkd.gan.evaluation import (
     FeatureExtractor,
     compare,
@@ -36,7 +35,7 @@ from dfkd.gan.setup import GANSetup
 from dfkd.joint_distillation.config import JointConfig
 from dfkd.joint_distillation.joint import TeacherGAN
 from dfkd.joint_distillation.registry import METHODS
-from dfkd.joint_distillation.run_loop import run_loop
+from dfkd.joint_distillation.run_loop import run_loop, start_joint_run
 from dfkd.metrics.cost import teacher_student_cost
 from generators.dcgan import (
     DCGANDiscriminator,
@@ -76,16 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(METHODS.get(cfg.method), "conditional", False):  # ppcd: a conditional teacher
         from dfkd.joint_distillation.ppcd_run import conditional_main
         return conditional_main(cfg, args)
-    if args.netG:
-        raise ConfigError("--netG names a pix2pix/CycleGAN architecture; a DCGAN teacher's is "
-                          "read off its file")
-    device = prepare_device(cfg.train)
-    out = Path(args.out or f"runs/{cfg.method}_{cfg.task}")
-    check_out(out, args.resume)
-    teacher_path = Path(cfg.teacher_ckpt)
-    if not teacher_path.exists():
-        raise CheckpointError(f"no teacher generator at {teacher_path}; train one with "
-                              "python tools/train_gan.py --task dcgan")
+    device, out, teacher_path = start_joint_run(cfg, args, "a DCGAN",
+                                                "python tools/train_gan.py --task dcgan")
     teacher_g, info = load_dcgan_generator(teacher_path, device)
     teacher_d, d_source = teacher_discriminator(cfg, teacher_path, device)
     root = cfg.data_root or None
