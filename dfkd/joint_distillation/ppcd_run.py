@@ -39,7 +39,11 @@ from dfkd.joint_distillation.config import JointConfig
 from dfkd.joint_distillation.joint import TeacherGAN
 from dfkd.joint_distillation.ppcd_masks import final_sparsity, sparsity_of
 from dfkd.joint_distillation.registry import METHODS
-from dfkd.joint_distillation.run_loop import run_loop, start_joint_run
+from dfkd.joint_distillation.run_loop import (
+    run_loop,
+    start_joint_run,
+    teacher_discriminator,
+)
 from dfkd.metrics.cost import count_macs, count_parameters
 from generators.conditional_dcgan import (
     FixedLabels,
@@ -48,7 +52,6 @@ from generators.conditional_dcgan import (
     load_projection_discriminator,
     save_conditional_state,
 )
-from generators.gan_checkpoint import discriminator_beside
 from generators.ppcd_generator import PPResGenerator, save_ppres_state
 
 
@@ -58,28 +61,15 @@ def macs(generator: nn.Module, nz: int, device) -> int:
     return count_macs(FixedLabels(generator, torch.zeros(1, dtype=torch.long, device=device)), z)
 
 
-def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device):
-    """D_T, to start the discriminator from (``discriminator_init: teacher``), or None."""
-    if not METHODS.get(cfg.method).uses_teacher_discriminator(cfg.options):
-        return None, "not used"
-    path = cfg.discriminator_ckpt
-    if path == "auto":
-        path = discriminator_beside(teacher_path)
-        if path is None:
-            raise CheckpointError(f"no teacher discriminator beside {teacher_path} (looked for "
-                                  "latest_net_D.pth): set discriminator_ckpt, or "
-                                  "options.discriminator_init: scratch")
-    model, _ = load_projection_discriminator(path, device)
-    return model, f"from {path}"
-
-
 def conditional_main(cfg: JointConfig, args: argparse.Namespace) -> int:
     """Load the conditional teacher and the labelled data named by ``cfg`` and run."""
     device, out, teacher_path = start_joint_run(
         cfg, args, "a conditional DCGAN",
         "python tools/train_gan.py --config configs/gan/fashion_conditional.yaml")
     teacher_g, info = load_conditional_generator(teacher_path, device)
-    teacher_d, d_source = teacher_discriminator(cfg, teacher_path, device)
+    teacher_d, d_source = teacher_discriminator(cfg, teacher_path, device,
+                                                load_projection_discriminator,
+                                                "options.discriminator_init: scratch")
     root = cfg.data_root or None
     data = fashion_labeled(root, train=True)
     test = fashion_labeled(root, train=False).images[:cfg.train.eval_pairs]

@@ -1,9 +1,10 @@
 """What the joint family's two runs (``train`` and ``ppcd_run``) share: the start (device,
-run folder, teacher file) and the loop."""
+run folder, teacher file), the teacher discriminator and the loop."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -12,6 +13,25 @@ from dfkd.engine import AdversarialLoop, Player
 from dfkd.engine.run import prepare_device
 from dfkd.engine.run_folder import check_out, resume_if_asked
 from dfkd.joint_distillation.config import JointConfig
+from dfkd.joint_distillation.registry import METHODS
+from generators.gan_checkpoint import discriminator_beside
+
+
+def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device, load: Callable,
+                          off_hint: str) -> tuple[torch.nn.Module | None, str]:
+    """D_T read by ``load`` (``discriminator_ckpt``; ``auto``: ``latest_net_D.pth`` beside
+    the teacher generator), or None when the method does not use it; and where it came
+    from. ``off_hint`` names the setting that does without it."""
+    if not METHODS.get(cfg.method).uses_teacher_discriminator(cfg.options):
+        return None, "not used"
+    path = cfg.discriminator_ckpt
+    if path == "auto":
+        path = discriminator_beside(teacher_path)
+        if path is None:
+            raise CheckpointError(f"no teacher discriminator beside {teacher_path} (looked for "
+                                  f"latest_net_D.pth): set discriminator_ckpt, or {off_hint}")
+    model, _ = load(path, device)
+    return model, f"from {path}"
 
 
 def start_joint_run(cfg: JointConfig, args: argparse.Namespace, teacher_kind: str,

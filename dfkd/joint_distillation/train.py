@@ -35,7 +35,11 @@ from dfkd.gan.setup import GANSetup
 from dfkd.joint_distillation.config import JointConfig
 from dfkd.joint_distillation.joint import TeacherGAN
 from dfkd.joint_distillation.registry import METHODS
-from dfkd.joint_distillation.run_loop import run_loop, start_joint_run
+from dfkd.joint_distillation.run_loop import (
+    run_loop,
+    start_joint_run,
+    teacher_discriminator,
+)
 from dfkd.metrics.cost import teacher_student_cost
 from generators.dcgan import (
     DCGANDiscriminator,
@@ -44,23 +48,6 @@ from generators.dcgan import (
     load_dcgan_generator,
     save_dcgan_state,
 )
-from generators.gan_checkpoint import discriminator_beside
-
-
-def teacher_discriminator(cfg: JointConfig, teacher_path: Path, device):
-    """D_T for joint distillation with μ > 0 (``auto``: ``latest_net_D.pth`` beside the
-    generator), or None; and where it came from."""
-    if not METHODS.get(cfg.method).uses_teacher_discriminator(cfg.options):
-        return None, "not used"
-    path = cfg.discriminator_ckpt
-    if path == "auto":
-        path = discriminator_beside(teacher_path)
-        if path is None:
-            raise CheckpointError(f"no teacher discriminator beside {teacher_path} (looked for "
-                                  "latest_net_D.pth): set discriminator_ckpt, or "
-                                  "d_distill_weight: 0")
-    model, _ = load_dcgan_discriminator(path, device)
-    return model, f"from {path}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     device, out, teacher_path = start_joint_run(cfg, args, "a DCGAN",
                                                 "python tools/train_gan.py --task dcgan")
     teacher_g, info = load_dcgan_generator(teacher_path, device)
-    teacher_d, d_source = teacher_discriminator(cfg, teacher_path, device)
+    teacher_d, d_source = teacher_discriminator(cfg, teacher_path, device,
+                                                load_dcgan_discriminator, "d_distill_weight: 0")
     root = cfg.data_root or None
     images = fashion_images(root, train=True)
     test = fashion_images(root, train=False)[:cfg.train.eval_pairs]
