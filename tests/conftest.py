@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 
 from dfkd.data.locate import MNIST_FILES
+from generators.gan_checkpoint import save_pix2pix_state
+from generators.pix2pix import define_D, define_G
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -224,3 +226,15 @@ class FixedBatch:
 
     def critic_loss(self, iteration):
         return self.loss.critic_loss(self.x, self.y)
+
+
+def save_teacher(folder, norm="batch", d_channels=2, names=("G", "D")):
+    """A random resnet_6blocks teacher (ngf 8) and its discriminator, as the original code
+    saves them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    save_pix2pix_state(define_G("resnet_6blocks", 1, 1, ngf=8, norm=norm),
+                       folder / f"latest_net_{names[0]}.pth")
+    save_pix2pix_state(define_D("basic", d_channels, ndf=4, norm=norm),
+                       folder / f"latest_net_{names[1]}.pth")
+    return folder / f"latest_net_{names[0]}.pth"

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from conftest import save_teacher
 from dfkd.core.errors import ConfigError, DfkdError
 from dfkd.gan.setup import GANSetup, TranslationData
 from dfkd.generator_distillation.ackd import ACKD
@@ -21,7 +22,6 @@ from dfkd.generator_distillation.ackd_losses import (
 )
 from dfkd.generator_distillation.gan_compression import GANCompression, feature_distillation
 from dfkd.generator_distillation.train import main as compress_gan
-from generators.gan_checkpoint import save_pix2pix_state
 from generators.pix2pix import define_D, define_G, distill_layers
 
 SETUP = GANSetup(batch_size=3, seed=0, device=torch.device("cpu"))
@@ -186,16 +186,6 @@ def test_bad_options_are_one_config_error(options, match):
     with pytest.raises(DfkdError, match=match) as info:
         make(**options)
     assert "\n" not in str(info.value)
-
-
-def save_teacher(folder, norm="batch", d_channels=2, names=("G", "D")):
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    save_pix2pix_state(define_G("resnet_6blocks", 1, 1, ngf=8, norm=norm),
-                       folder / f"latest_net_{names[0]}.pth")
-    save_pix2pix_state(define_D("basic", d_channels, ndf=4, norm=norm),
-                       folder / f"latest_net_{names[1]}.pth")
-    return folder / f"latest_net_{names[0]}.pth"
 
 
 def run(data_root, teacher, out, iters, config, *extra):

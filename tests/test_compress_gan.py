@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+from conftest import save_teacher
 from dfkd.core.errors import CheckpointError, ConfigError, DfkdError
 from dfkd.gan.setup import GANSetup
 from dfkd.generator_distillation.gan_compression import (
@@ -30,18 +31,6 @@ TINY = ["--set", "train.batch_size=4", "--set", "train.eval_every=2", "--set", "
 
 Options = GANCompression.Options
 SETUP = GANSetup(batch_size=3, seed=0, device=torch.device("cpu"))
-
-
-def save_teacher(folder, norm="batch", d_channels=2, names=("G", "D")):
-    """A random resnet_6blocks teacher (ngf 8) and its discriminator, as the original code
-    saves them."""
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    save_pix2pix_state(define_G("resnet_6blocks", 1, 1, ngf=8, norm=norm),
-                       folder / f"latest_net_{names[0]}.pth")
-    save_pix2pix_state(define_D("basic", d_channels, ndf=4, norm=norm),
-                       folder / f"latest_net_{names[1]}.pth")
-    return folder / f"latest_net_{names[0]}.pth"
 
 
 def run(data_root, teacher, out, iters, *extra):

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from conftest import save_teacher
 from dfkd.core.errors import ConfigError
 from dfkd.gan.setup import GANSetup, TranslationData
 from dfkd.generator_distillation.dcd import DCD
@@ -19,7 +20,6 @@ from dfkd.generator_distillation.dcd_losses import (
 )
 from dfkd.generator_distillation.train import main as compress_gan
 from dfkd.losses.translation import gram_matrix
-from generators.gan_checkpoint import save_pix2pix_state
 from generators.pix2pix import define_D, define_G, distill_layers
 
 SETUP = GANSetup(batch_size=3, seed=0, device=torch.device("cpu"))
@@ -146,16 +146,6 @@ def test_discriminator_fakes():
 def test_bad_options_are_one_config_error(options, match):
     with pytest.raises(ConfigError, match=match):
         make(**options)
-
-
-def save_teacher(folder, norm="batch", d_channels=2, names=("G", "D")):
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    save_pix2pix_state(define_G("resnet_6blocks", 1, 1, ngf=8, norm=norm),
-                       folder / f"latest_net_{names[0]}.pth")
-    save_pix2pix_state(define_D("basic", d_channels, ndf=4, norm=norm),
-                       folder / f"latest_net_{names[1]}.pth")
-    return folder / f"latest_net_{names[0]}.pth"
 
 
 def run(data_root, teacher, out, iters, config, *extra):
