@@ -82,7 +82,8 @@ def test_cifar_config_generator_builds_and_samples(path):
     cfg = build_config(DFKDConfig(), [path])
     spec = get_spec(path.stem)
     gen = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
-                          spec.image_size, spec.in_channels, num_classes=spec.num_classes)
+                          spec.image_size, spec.in_channels, num_classes=spec.num_classes,
+                          mean=spec.mean, std=spec.std)
     z = torch.randn(2, cfg.generator.nz)
     with torch.no_grad():
         images = gen(z, torch.tensor([0, spec.num_classes - 1])) if is_conditional(gen) else gen(z)

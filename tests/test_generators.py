@@ -94,3 +94,35 @@ def test_multi_generator_gives_each_member_a_slice():
     torch.testing.assert_close(cond(z[:4], labels)[2:], cond.members[1](z[2:4], labels[2:]))
     with pytest.raises(ValueError, match="cannot feed"):
         g(torch.randn(2, 4))
+
+
+def test_datafree_generator_normalizes_sigmoid_pixels_with_the_dataset_statistics():
+    """DataFree's Generator (CMI, Fast-DFKD, NAYER): Sigmoid pixels, then (x - mean) / std."""
+    torch.manual_seed(0)
+    mean, std = (0.2860, 0.5, 0.1), (0.3530, 0.25, 0.2)
+    g = build_generator("datafree", nz=6, ngf=4, img_size=8, channels=3, mean=mean, std=std)
+    z = torch.randn(5, 6)
+    x = g(z)
+    pixels = g.pixels(z)
+    assert x.shape == (5, 3, 8, 8) and pixels.min() >= 0 and pixels.max() <= 1
+    expected = (pixels - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    torch.testing.assert_close(x, expected)
+    # bounded by the data's range, unlike the standardized DAFL images
+    assert x[:, 0].min() >= -0.2860 / 0.3530 - 1e-6 and x[:, 0].max() <= 0.7140 / 0.3530 + 1e-6
+    # the code's layout: no bias in the middle convolutions, a biased last one
+    convs = [m for m in g.conv_blocks if isinstance(m, torch.nn.Conv2d)]
+    assert [c.bias is None for c in convs] == [True, True, False]
+    assert isinstance(g.conv_blocks[-1], torch.nn.Sigmoid)
+
+
+def test_datafree_generator_needs_the_dataset_statistics():
+    from dfkd.core.errors import ConfigError
+    with pytest.raises(ConfigError, match="mean and std"):
+        build_generator("datafree", nz=6, ngf=4, img_size=8, channels=1)
+    with pytest.raises(ConfigError, match="1 image channels but the dataset gives 3 means"):
+        build_generator("datafree", nz=6, ngf=4, img_size=8, channels=1,
+                        mean=(0.5,) * 3, std=(0.5,) * 3)
+    members = build_generator("datafree", nz=6, ngf=4, img_size=8, channels=1, members=2,
+                              mean=(0.25,), std=(0.5,))
+    for member in members.members:
+        assert float(member.mean) == 0.25 and float(member.std) == 0.5

@@ -54,7 +54,7 @@ def load_run_generator(run: Path, checkpoint: str, ema: bool, device: torch.devi
     spec = get_spec(cfg.dataset, cfg.data_root or None)
     generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
                                 spec.image_size, spec.in_channels, spec.num_classes,
-                                cfg.generator.members)
+                                cfg.generator.members, spec.mean, spec.std)
     state = safe_load(run / checkpoint)
     try:
         player = state["players"]["generator"]

@@ -89,7 +89,7 @@ def distill_run(cfg: DFKDConfig, run: RunSetup, out: Path, resume: bool,
     # channels-last: the generator's convolutions run ~1.8x faster on CPU in this layout
     generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
                                 spec.image_size, spec.in_channels, spec.num_classes,
-                                cfg.generator.members).to(
+                                cfg.generator.members, spec.mean, spec.std).to(
                                     device, memory_format=torch.channels_last)
     knowledge = None
     if cfg.student_loss:  # replaces the method's own student loss; its parts train with S

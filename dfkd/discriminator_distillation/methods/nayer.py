@@ -54,9 +54,10 @@ Deviations, with their reasons (also in the configs' comments):
   learning it afresh per round would make it a second noise source beside Z and lose the
   "meaningful constant input" the paper credits for its few-step synthesis.
 - G's body is the config's registered generator fed the noisy layer's output (nz = 1000 =
-  the code's ``le_emb_size``): ``dfad`` has DataFree's/CMI's layer layout, but conv biases
-  before BN and a Tanh + affine-free BN output (standardized images) where the code ends in
-  a Sigmoid and normalizes [0, 1] images with the dataset's statistics.
+  the code's ``le_emb_size``). The configs name ``datafree``, the code's ``NLGenerator``
+  body (no bias in the middle convolutions, Sigmoid pixels normalized with the dataset's
+  statistics); any registered unconditional generator may stand in (``dfad``: Tanh and an
+  affine-free BN instead, which on the Fashion-MNIST BN pair ended 2-3 points lower).
 - The code saves the memory as 8-bit PNGs; here it is kept in float.
 - The BN prior hooks every BatchNorm of the teacher (the code: BatchNorm2d only); this only
   differs for teachers with BatchNorm1d (lenet5_bn's last hidden layer).
@@ -159,7 +160,7 @@ def reinitialize(module: nn.Module) -> None:
         elif any(True for _ in m.parameters(recurse=False)):
             raise ConfigError(f"nayer rebuilds the generator every generator_life epochs, but "
                               f"its {type(m).__name__} has no reset_parameters(): use a "
-                              "generator built of standard layers (e.g. generator.model: dfad)")
+                              "generator built of standard layers (e.g. generator.model: datafree)")
 
 
 class NoisyLayers(nn.Module):
