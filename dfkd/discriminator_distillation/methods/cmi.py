@@ -42,12 +42,9 @@ Checkpointed method state (``state_dict``): the head, its Adam, the feature bank
 base's) the memory; with the loop's RNG state a resumed run equals a straight one.
 
 Deviations, with their reasons (also in the configs' comments):
-- Generator: the code's ``Generator`` ends in a Sigmoid (pixels in [0, 1], then the
-  dataset's normalization) and has no bias in its middle convolutions; this repository's
-  closest, ``dfad`` (same layout and BN eps), ends in Tanh + an affine-free BatchNorm that
-  standardizes the batch in the teacher's input space. No ``cmi`` generator exists in
-  ``generators/`` yet. Since the images live in normalized space, the global view's
-  padding is zero there (the dataset mean), not black.
+- The generator (the configs' ``datafree``, the code's ``Generator``: Sigmoid pixels, then
+  the dataset's normalization) hands over normalized images, so the global view's padding
+  is zero in normalized space (the dataset mean), not black.
 - The views are written here (per-image crop of the zero-padded batch; resized crop by an
   affine grid, each side clipped to the image instead of kornia's ten retries), not kornia's
   augmentation modules: on a CPU those cost ~40-100 ms a call, 4 calls per inner step.

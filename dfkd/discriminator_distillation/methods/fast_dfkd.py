@@ -31,10 +31,10 @@ a constant with no graph to its weights, so no parameter has a gradient and its 
 code re-initializes the generator's first layer (``l1.0``, N(0, 0.02)) at round 140
 (``--reset_l0 1``): ``reset_round``.
 
+The configs name ``datafree``, the code's ``Generator`` (Sigmoid pixels, then the dataset's
+normalization); any registered unconditional generator may stand in.
+
 Deviations, with reasons:
-- generator: ``dfad`` (the DAFL/DFAD network: Tanh then affine-free BatchNorm, so images
-  come out standardized) instead of the code's ``Generator`` (Sigmoid, then the dataset's
-  normalization); the toolkit has no such generator yet and this file may not add one;
 - the student's cosine schedule advances from round 0 (the loop steps schedules every
   iteration) where the code's starts after warm-up: with 220 rounds its first KD round runs
   at 0.98× the initial rate;
