@@ -170,7 +170,8 @@ def test_sample_grid_one_row_per_class(method, method_teacher, fake_data_root, t
 
     cfg = method_config(method)
     flags = ["--ema"] if cfg.generator.ema else []  # sample the momentum generator (MAD)
-    conditional = is_conditional(build_generator(cfg.generator.model, 8, 4, 32, 1))
+    conditional = is_conditional(build_generator(cfg.generator.model, 8, 4, 32, 1,
+                                                   mean=(0.5,), std=(0.5,)))
     out = tmp_path / "run"
     train_dfkd(dfkd_args(method, teacher, fake_data_root, out, 1)
                + ["--set", "student.steps=1", "--set", "train.image_every=0"])

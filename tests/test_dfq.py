@@ -171,6 +171,9 @@ def test_bn_pair_rows_run_dfq_on_its_three_configs_and_report_the_target(tmp_pat
     lines = report.quantization_lines({"dfq_float": summary(70.0, 1.0), "dfq_8bit": summary(69.5),
                                        "dfq_4bit": summary(60.0)})
     assert lines[0].startswith("- dfq 8-bit student within 1 point of the float one: met")
-    assert "+10.00 points below" in lines[1]
+    assert "0.50 points below the float one" in lines[0]
+    assert "10.00 points below the float one" in lines[1]
+    assert "1.16 points above the float one" in report.quantization_lines(
+        {"dfq_float": summary(70.88), "dfq_8bit": summary(72.04)})[0]
     assert "MISSED" in report.quantization_lines({"dfq_float": summary(70.0),
                                                   "dfq_8bit": summary(68.9)})[0]

@@ -115,13 +115,18 @@ def quantization_lines(summaries: dict[str, dict]) -> list[str]:
     lines = [f"- dfq 8-bit student within {QUANT_POINTS:g} point of the float one: "
              f"{'met' if gap <= QUANT_POINTS else 'MISSED'} (8-bit {q8['student_acc']:.2f} ± "
              f"{q8['student_acc_sd']:.2f}, float {ref['student_acc']:.2f} ± "
-             f"{ref['student_acc_sd']:.2f}: {gap:+.2f} points below)"]
+             f"{ref['student_acc_sd']:.2f}: {points(-gap)} the float one)"]
     if "dfq_4bit" in summaries:
         q4 = summaries["dfq_4bit"]
         lines.append(f"  - dfq 4-bit (reported): {q4['student_acc']:.2f} ± "
-                     f"{q4['student_acc_sd']:.2f} ({ref['student_acc'] - q4['student_acc']:+.2f} "
-                     "points below the float one)")
+                     f"{q4['student_acc_sd']:.2f} "
+                     f"({points(q4['student_acc'] - ref['student_acc'])} the float one)")
     return lines
+
+
+def points(difference: float) -> str:
+    """'1.16 points above' / '14.42 points below' for a signed accuracy difference."""
+    return f"{abs(difference):.2f} points {'above' if difference > 0 else 'below'}"
 
 
 PLOT = "bn_pair_accuracy.png"
