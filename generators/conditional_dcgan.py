@@ -26,7 +26,13 @@ import torch
 import torch.nn as nn
 
 from dfkd.core.errors import CheckpointError
-from generators.dcgan import IMAGE_SIZE, init_dcgan_weights, save_dcgan_state
+from generators.dcgan import (
+    IMAGE_SIZE,
+    discriminator_trunk,
+    init_dcgan_weights,
+    load_matching,
+    save_dcgan_state,
+)
 from generators.gan_checkpoint import read_state
 
 
@@ -98,16 +104,8 @@ class ProjectionDCGANDiscriminator(nn.Module):
     def __init__(self, ndf: int = 64, nc: int = 1, num_classes: int = 10) -> None:
         super().__init__()
         self.ndf, self.nc, self.num_classes = ndf, nc, num_classes
-        self.main = nn.Sequential(  # φ: the DCGAN discriminator up to its 4×4 feature map
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),  # 16×16
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),  # 8×8
-            nn.BatchNorm2d(ndf * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),  # 4×4
-            nn.BatchNorm2d(ndf * 4),
-            nn.LeakyReLU(0.2, inplace=True),
-        )
+        # φ: the DCGAN discriminator up to its 4×4 feature map
+        self.main = nn.Sequential(*discriminator_trunk(ndf, nc))
         self.head = nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False)  # ψ
         self.embed = nn.Embedding(num_classes, ndf * 4)  # e_y
         self.apply(init_dcgan_weights)
@@ -139,17 +137,6 @@ class FixedLabels(nn.Module):
 
 
 # -- files ----------------------------------------------------------------------------------
-def _load(model: nn.Module, state: dict, source: str, what: str) -> nn.Module:
-    own = model.state_dict()
-    for key, value in own.items():
-        if key not in state or state[key].shape != value.shape:
-            found = tuple(state[key].shape) if key in state else "missing"
-            raise CheckpointError(f"{source} is not a {what} of this layout: key {key} is "
-                                  f"{found}, expected {tuple(value.shape)}")
-    model.load_state_dict({k: state[k] for k in own})
-    return model
-
-
 def load_conditional_generator(path_or_state, device: str | torch.device = "cpu"
                                ) -> tuple[ConditionalDCGANGenerator, dict]:
     """The generator of a conditional DCGAN ``.pth`` (``tools/train_gan.py --config
@@ -165,7 +152,7 @@ def load_conditional_generator(path_or_state, device: str | torch.device = "cpu"
                               f".yaml): its first keys are {', '.join(list(state)[:4]) or '(none)'}")
     info = {"nz": first.shape[0], "ngf": last.shape[0], "nc": last.shape[1],
             "num_classes": gain.shape[0]}
-    model = _load(ConditionalDCGANGenerator(**info), state, source, "conditional DCGAN generator")
+    model = load_matching(ConditionalDCGANGenerator(**info), state, source, "conditional DCGAN generator")
     return model.to(device).eval(), info
 
 
@@ -181,7 +168,7 @@ def load_projection_discriminator(path_or_state, device: str | torch.device = "c
                               "of a conditional DCGAN): its first keys are "
                               f"{', '.join(list(state)[:4]) or '(none)'}")
     info = {"ndf": first.shape[0], "nc": first.shape[1], "num_classes": embed.shape[0]}
-    model = _load(ProjectionDCGANDiscriminator(**info), state, source, "projection discriminator")
+    model = load_matching(ProjectionDCGANDiscriminator(**info), state, source, "projection discriminator")
     return model.to(device), info
 
 

@@ -21,6 +21,13 @@ import torch.nn.functional as F
 from dfkd.core.registry import GENERATORS
 
 
+def quarter_size(img_size: int) -> int:
+    """The side of the first feature map of the upsampling generators (two x2 upsamplings)."""
+    if img_size % 4:
+        raise ValueError(f"generator image size must be a multiple of 4, got {img_size}")
+    return img_size // 4
+
+
 class DAFLGenerator(nn.Module):
     """Upsampling convolutional generator from a latent vector to an image."""
 
@@ -30,10 +37,7 @@ class DAFLGenerator(nn.Module):
                  bn_eps: float = 0.8, final_tanh: bool = True,
                  final_affine: bool = False) -> None:
         super().__init__()
-        if img_size % 4:
-            raise ValueError(f"generator image size must be a multiple of 4, got {img_size}")
-        self.nz = nz
-        self.init_size = img_size // 4
+        self.nz, self.init_size = nz, quarter_size(img_size)
         self.l1 = nn.Sequential(nn.Linear(nz, 2 * ngf * self.init_size ** 2))
         self.conv_blocks0 = nn.Sequential(nn.BatchNorm2d(2 * ngf))
         self.conv_blocks1 = nn.Sequential(

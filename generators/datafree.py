@@ -23,6 +23,7 @@ import torch.nn as nn
 
 from dfkd.core.errors import ConfigError
 from dfkd.core.registry import GENERATORS
+from generators.dafl import quarter_size
 
 
 class DataFreeGenerator(nn.Module):
@@ -33,10 +34,7 @@ class DataFreeGenerator(nn.Module):
     def __init__(self, nz: int = 256, ngf: int = 64, img_size: int = 32,
                  channels: int = 3) -> None:
         super().__init__()
-        if img_size % 4:
-            raise ValueError(f"generator image size must be a multiple of 4, got {img_size}")
-        self.nz = nz
-        self.init_size = img_size // 4
+        self.nz, self.init_size = nz, quarter_size(img_size)
         self.l1 = nn.Sequential(nn.Linear(nz, 2 * ngf * self.init_size ** 2))
         self.conv_blocks = nn.Sequential(
             nn.BatchNorm2d(2 * ngf),

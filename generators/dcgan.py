@@ -56,22 +56,27 @@ class DCGANGenerator(nn.Module):
         return self.main(z.view(len(z), self.nz, 1, 1))
 
 
+def discriminator_trunk(ndf: int, nc: int) -> list[nn.Module]:
+    """The DCGAN discriminator's layers from 32×32 images to its 4ndf × 4×4 feature map."""
+    return [
+        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),  # 16×16
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),  # 8×8
+        nn.BatchNorm2d(ndf * 2),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),  # 4×4
+        nn.BatchNorm2d(ndf * 4),
+        nn.LeakyReLU(0.2, inplace=True),
+    ]
+
+
 class DCGANDiscriminator(nn.Module):
     """images (N, nc, 32, 32) → one logit per image, (N,)."""
 
     def __init__(self, ndf: int = 64, nc: int = 1) -> None:
         super().__init__()
-        self.main = nn.Sequential(
-            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),  # 16×16
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),  # 8×8
-            nn.BatchNorm2d(ndf * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),  # 4×4
-            nn.BatchNorm2d(ndf * 4),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False),  # 1×1
-        )
+        self.main = nn.Sequential(*discriminator_trunk(ndf, nc),
+                                  nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False))  # 1×1
         self.apply(init_dcgan_weights)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -88,7 +93,9 @@ def save_dcgan_state(model: nn.Module, path: str | Path) -> None:
     save_pix2pix_state(model, path)
 
 
-def _load(model: nn.Module, state: dict, source: str, what: str) -> nn.Module:
+def load_matching(model: nn.Module, state: dict, source: str, what: str) -> nn.Module:
+    """``model`` with the weights of ``state``, which must hold every key of it at its
+    shape; the first that does not is one CheckpointError naming ``source`` and ``what``."""
     own = model.state_dict()
     for key, value in own.items():
         if key not in state or state[key].shape != value.shape:
@@ -110,7 +117,7 @@ def load_dcgan_generator(path_or_state, device: str | torch.device = "cpu"
                               f"tools/train_gan.py --task dcgan): its first keys are "
                               f"{', '.join(list(state)[:4]) or '(none)'}")
     info = {"nz": first.shape[0], "ngf": last.shape[0], "nc": last.shape[1]}
-    model = _load(DCGANGenerator(**info), state, source, "DCGAN generator")
+    model = load_matching(DCGANGenerator(**info), state, source, "DCGAN generator")
     return model.to(device).eval(), info
 
 
@@ -125,7 +132,7 @@ def load_dcgan_discriminator(path_or_state, device: str | torch.device = "cpu"
                               f"tools/train_gan.py --task dcgan): its first keys are "
                               f"{', '.join(list(state)[:4]) or '(none)'}")
     info = {"ndf": first.shape[0], "nc": first.shape[1]}
-    model = _load(DCGANDiscriminator(**info), state, source, "DCGAN discriminator")
+    model = load_matching(DCGANDiscriminator(**info), state, source, "DCGAN discriminator")
     return model.to(device), info
 
 
