@@ -3,9 +3,9 @@
 ``dafl``/``dfad`` (DAFL/DFAD generator), ``zskt`` (no final Tanh, affine final BN),
 ``conditional`` (label embedding summed with z, for CGDD), ``mad`` (the same z + e_y, its
 embedding and body apart, for MAD's momentum copy), ``datafree`` (CMI's, Fast-DFKD's and
-NAYER's: Sigmoid pixels, normalized with the dataset's statistics). Generators with a class input
-have ``conditional = True`` and are called as ``G(z, labels)``. Any of them can be built
-several times over as one ``MultiGenerator`` (``generator.members``).
+NAYER's: Sigmoid pixels, normalized with the dataset's statistics). Generators with a class
+input have ``conditional = True`` and are called as ``G(z, labels)``. Any of them can be
+built several times over as one ``MultiGenerator`` (``generator.members``).
 """
 from __future__ import annotations
 
@@ -49,5 +49,6 @@ def is_conditional(generator: nn.Module) -> bool:
     return bool(getattr(generator, "conditional", False))
 
 
-__all__ = ["ConditionalGenerator", "DAFLGenerator", "DataFreeGenerator", "EmbeddingConditionalGenerator",
-           "MultiGenerator", "balanced_labels", "build_generator", "is_conditional"]
+__all__ = ["ConditionalGenerator", "DAFLGenerator", "DataFreeGenerator",
+           "EmbeddingConditionalGenerator", "MultiGenerator", "balanced_labels", "build_generator",
+           "is_conditional"]

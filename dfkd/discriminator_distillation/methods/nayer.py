@@ -160,7 +160,8 @@ def reinitialize(module: nn.Module) -> None:
         elif any(True for _ in m.parameters(recurse=False)):
             raise ConfigError(f"nayer rebuilds the generator every generator_life epochs, but "
                               f"its {type(m).__name__} has no reset_parameters(): use a "
-                              "generator built of standard layers (e.g. generator.model: datafree)")
+                              "generator built of standard layers "
+                              "(e.g. generator.model: datafree)")
 
 
 class NoisyLayers(nn.Module):
