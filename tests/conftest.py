@@ -238,3 +238,21 @@ def save_teacher(folder, norm="batch", d_channels=2, names=("G", "D")):
     save_pix2pix_state(define_D("basic", d_channels, ndf=4, norm=norm),
                        folder / f"latest_net_{names[1]}.pth")
     return folder / f"latest_net_{names[0]}.pth"
+
+
+#: tools/compress_gan.py flags that keep a test run tiny: batch 4, 8 evaluation pairs,
+#: an evaluation (and grid) every 2 iterations, no FID, constant rates
+TINY_COMPRESS = ("--set", "train.batch_size=4", "--set", "train.eval_every=2",
+                 "--set", "train.eval_pairs=8", "--set", "train.log_every=1",
+                 "--set", "train.image_every=2", "--set", "fid.classifier=",
+                 "--set", "student.schedule.name=constant",
+                 "--set", "discriminator.schedule.name=constant")
+
+
+def compress_tiny(data_root, teacher, out, iters, *extra) -> int:
+    """``tools/compress_gan.py`` on the fake data root with a student of ngf 4 and the
+    :data:`TINY_COMPRESS` flags; ``extra`` flags come last (``--config``, ``--set``, ...)."""
+    from dfkd.generator_distillation.train import main as compress_gan
+    return compress_gan(["--teacher-ckpt", str(teacher), "--data-root", str(data_root),
+                         "--out", str(out), "--iters", str(iters), "--student-ngf", "4",
+                         *TINY_COMPRESS, *extra])

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from conftest import compress_tiny, save_teacher
 
-from conftest import save_teacher
 from dfkd.core.errors import ConfigError, DfkdError
 from dfkd.gan.setup import GANSetup, TranslationData
 from dfkd.generator_distillation.ackd import ACKD
@@ -21,15 +21,10 @@ from dfkd.generator_distillation.ackd_losses import (
     teacher_projections,
 )
 from dfkd.generator_distillation.gan_compression import GANCompression, feature_distillation
-from dfkd.generator_distillation.train import main as compress_gan
 from generators.pix2pix import define_D, define_G, distill_layers
 
 SETUP = GANSetup(batch_size=3, seed=0, device=torch.device("cpu"))
 LAYERS = distill_layers("resnet_6blocks")  # model.9/11/13/15
-TINY = ["--set", "train.batch_size=4", "--set", "train.eval_every=2", "--set", "train.eval_pairs=8",
-        "--set", "train.log_every=1", "--set", "train.image_every=2", "--set", "fid.classifier=",
-        "--set", "ndf=4", "--set", "student.schedule.name=constant",
-        "--set", "discriminator.schedule.name=constant"]
 NONE = nn.ModuleDict()
 
 
@@ -189,9 +184,8 @@ def test_bad_options_are_one_config_error(options, match):
 
 
 def run(data_root, teacher, out, iters, config, *extra):
-    return compress_gan(["--config", f"configs/ackd/{config}.yaml", "--teacher-ckpt",
-                         str(teacher), "--data-root", str(data_root), "--out", str(out),
-                         "--iters", str(iters), "--student-ngf", "4", *TINY, *extra])
+    return compress_tiny(data_root, teacher, out, iters, "--config",
+                         f"configs/ackd/{config}.yaml", "--set", "ndf=4", *extra)
 
 
 def test_pix2pix_run_and_bad_key(fake_data_root, tmp_path, capsys):

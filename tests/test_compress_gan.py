@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 import torch.nn as nn
+from conftest import compress_tiny, save_teacher
 
-from conftest import save_teacher
 from dfkd.core.errors import CheckpointError, ConfigError, DfkdError
 from dfkd.gan.setup import GANSetup
 from dfkd.generator_distillation.gan_compression import (
@@ -14,7 +14,6 @@ from dfkd.generator_distillation.gan_compression import (
     channel_mappings,
     feature_distillation,
 )
-from dfkd.generator_distillation.train import main as compress_gan
 from dfkd.nets import build_model, save_weights
 from generators.gan_checkpoint import (
     load_discriminator_state,
@@ -23,20 +22,12 @@ from generators.gan_checkpoint import (
 )
 from generators.pix2pix import define_D, define_G, distill_layers
 
-TINY = ["--set", "train.batch_size=4", "--set", "train.eval_every=2", "--set", "train.eval_pairs=8",
-        "--set", "train.log_every=1", "--set", "train.image_every=2", "--set", "fid.classifier=",
-        "--set", "ndf=4", "--set", "student.schedule.name=constant",
-        "--set", "discriminator.schedule.name=constant"]
-
-
 Options = GANCompression.Options
 SETUP = GANSetup(batch_size=3, seed=0, device=torch.device("cpu"))
 
 
 def run(data_root, teacher, out, iters, *extra):
-    return compress_gan(["--teacher-ckpt", str(teacher), "--data-root", str(data_root),
-                         "--out", str(out), "--iters", str(iters), "--student-ngf", "4",
-                         *TINY, *extra])
+    return compress_tiny(data_root, teacher, out, iters, "--set", "ndf=4", *extra)
 
 
 def test_feature_distillation_by_hand():

@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 import torch.nn as nn
+from conftest import compress_tiny
 
 import dfkd.generator_distillation.omgd  # noqa: F401  (registers "omgd")
 from dfkd.core.errors import CheckpointError, ConfigError
@@ -22,16 +23,11 @@ from dfkd.generator_distillation.omgd_teachers import (
     deep_head,
     judge_deep,
 )
-from dfkd.generator_distillation.train import main as compress_gan
 from generators.gan_checkpoint import save_pix2pix_state
 from generators.pix2pix import define_D, define_G, distill_layers
 
 SETUP = GANSetup(batch_size=3, seed=0, device=torch.device("cpu"))
 LAYERS = distill_layers("resnet_6blocks")
-TINY = ["--set", "train.batch_size=4", "--set", "train.eval_every=2", "--set", "train.eval_pairs=8",
-        "--set", "train.log_every=1", "--set", "train.image_every=2", "--set", "fid.classifier=",
-        "--set", "ndf=4", "--set", "options.deep_ngf=2", "--set", "student.schedule.name=constant",
-        "--set", "discriminator.schedule.name=constant", "--student-ngf", "4"]
 
 
 def pix2pix_method(**options):
@@ -175,9 +171,9 @@ def test_checkpoint_init_starts_the_wide_teacher_from_the_file():
 
 
 def run(data_root, teacher, out, iters, config, *extra):
-    return compress_gan(["--config", f"configs/omgd/{config}.yaml", "--teacher-ckpt", str(teacher),
-                         "--data-root", str(data_root), "--out", str(out), "--iters", str(iters),
-                         *TINY, *extra])
+    return compress_tiny(data_root, teacher, out, iters, "--config",
+                         f"configs/omgd/{config}.yaml", "--set", "ndf=4",
+                         "--set", "options.deep_ngf=2", *extra)
 
 
 @pytest.mark.parametrize("config,norm,extra", [

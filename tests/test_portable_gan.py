@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+from conftest import compress_tiny
 
 from dfkd.core.config import build_config, read_options
 from dfkd.core.errors import ConfigError
 from dfkd.gan.setup import GANSetup, TranslationData
 from dfkd.generator_distillation.config import CompressConfig
 from dfkd.generator_distillation.portable_gan import PortableGAN, looks_untrained
-from dfkd.generator_distillation.train import main as compress_gan
 from generators.gan_checkpoint import load_pix2pix_state, save_pix2pix_state
 from generators.pix2pix import define_D, define_G
 
@@ -21,9 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs" / "portable_gan"
 Options = PortableGAN.Options
 SETUP = GANSetup(batch_size=2, seed=0, device=torch.device("cpu"))
-TINY = ["--set", "train.batch_size=4", "--set", "train.eval_every=2", "--set", "train.eval_pairs=8",
-        "--set", "train.log_every=1", "--set", "train.image_every=2", "--set", "fid.classifier=",
-        "--set", "student.schedule.name=constant", "--set", "discriminator.schedule.name=constant"]
 
 
 class Negate(nn.Module):
@@ -195,9 +192,8 @@ def save_teacher(folder, norm="batch", d_channels=2, names=("G", "D")):
 
 
 def run(config, data_root, teacher, out, iters, *extra):
-    return compress_gan(["--config", str(CONFIGS / config), "--teacher-ckpt", str(teacher),
-                         "--data-root", str(data_root), "--out", str(out), "--iters", str(iters),
-                         "--student-ngf", "4", *TINY, *extra])
+    return compress_tiny(data_root, teacher, out, iters, "--config", str(CONFIGS / config),
+                         *extra)
 
 
 def same_players(a: Path, b: Path) -> None:
