@@ -152,7 +152,8 @@ def load_conditional_generator(path_or_state, device: str | torch.device = "cpu"
                               f".yaml): its first keys are {', '.join(list(state)[:4]) or '(none)'}")
     info = {"nz": first.shape[0], "ngf": last.shape[0], "nc": last.shape[1],
             "num_classes": gain.shape[0]}
-    model = load_matching(ConditionalDCGANGenerator(**info), state, source, "conditional DCGAN generator")
+    model = load_matching(ConditionalDCGANGenerator(**info), state, source,
+                          "conditional DCGAN generator")
     return model.to(device).eval(), info
 
 
@@ -168,7 +169,8 @@ def load_projection_discriminator(path_or_state, device: str | torch.device = "c
                               "of a conditional DCGAN): its first keys are "
                               f"{', '.join(list(state)[:4]) or '(none)'}")
     info = {"ndf": first.shape[0], "nc": first.shape[1], "num_classes": embed.shape[0]}
-    model = load_matching(ProjectionDCGANDiscriminator(**info), state, source, "projection discriminator")
+    model = load_matching(ProjectionDCGANDiscriminator(**info), state, source,
+                          "projection discriminator")
     return model.to(device), info
 
 
