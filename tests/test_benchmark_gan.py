@@ -9,8 +9,8 @@ import torch
 
 from benchmarks.gan import cli, runs
 from benchmarks.gan.page import teacher_lines, write_page
-from benchmarks.gan.plan import BUDGETS, METHODS, TASKS, plan, plan_run
-from benchmarks.gan.summary import mean_sd, overall, summarize, target
+from benchmarks.gan.plan import BUDGETS, METHODS, SCRATCH_TIME, TASKS, plan, plan_run
+from benchmarks.gan.summary import compression_target, mean_sd, overall, summarize, target
 from benchmarks.report import gan_points, gan_spread
 from dfkd.nets import build_model, save_weights
 
@@ -69,7 +69,7 @@ def test_page_rows_budget_notes_and_report_points(tmp_path):
     assert ("| omgd | 2 | 16 | 1,000 | 1.0 | 0.06 | 2.00 | 30.0 | 20.50 ± 0.71 / 0.500 ± 0.000 "
             "| 15.00 ± 0.00 / 0.400 ± 0.000 | 10.00 ± 1.41 | 600 (config 3000)¹ | 1.0 ± 0.0 |"
             ) in text
-    assert f"- omgd: {note}" in text and "- target: met: best method omgd" in text
+    assert f"- omgd: {note}" in text and "- target (issue 19): met: best method omgd" in text
     assert ("FID per run: teacher 10.00 (seed 0), 11.00 (seed 1); omgd 9.00 (seed 0), "
             "11.00 (seed 1)") in text
     data = {"gan_compression": json.loads((tmp_path / "gan_compression.json").read_text())}
@@ -109,10 +109,14 @@ def test_every_command_is_a_valid_config_of_its_tool(tmp_path, quick):
             cfg = with_method_options(build_gan_config(
                 CompressConfig(), "compress", args,
                 {"teacher_ckpt": args.teacher_ckpt, "student_ngf": args.student_ngf}), REGISTERED)
-            assert cfg.method == run.row and cfg.teacher_ckpt.endswith(
-                f"seed1/teacher/{TASKS[run.task][1]}")
-        assert cfg.train.iters == run.iters and cfg.train.seed == 1 and cfg.train.threads == 1
-        assert cfg.task == TASKS[run.task][0]
+            assert cfg.method == run.row and cfg.teacher_ckpt == str(run.teacher)
+            assert run.teacher.parts[-3:] == ("seed0", "teacher", TASKS[run.task][1])
+        seed = 0 if run.row == "teacher" else 1  # one teacher per task, seed 0
+        assert cfg.train.iters == run.iters and cfg.train.seed == seed
+        assert cfg.task == TASKS[run.task][0] and cfg.train.threads == 1
+    scratch = plan_run(tmp_path, "pix2pix", "scratch", 2)  # GAN Compression's CPU time
+    assert scratch.iters == round(3000 * SCRATCH_TIME["edges2fashion"]) == 11400
+    assert scratch.args[-1] == "11400" and "x 3.8" in scratch.note
 
 
 def fake_execute(log, fail=()):
@@ -129,23 +133,26 @@ def fake_execute(log, fail=()):
 
 def test_teachers_run_before_their_students_and_a_failed_one_stops_them(tmp_path, monkeypatch):
     todo = plan(tmp_path, list(TASKS), ["gan_compression", "omgd"], [0, 1])
+    assert [r.name for r in todo[:4]] == ["pix2pix/seed0/teacher", "cyclegan/seed0/teacher",
+                                          "pix2pix/seed0/scratch", "cyclegan/seed0/scratch"]
+    assert len(todo) == 2 + 3 * 2 * 2  # one teacher per task, every row of both seeds
     log, finished = [], []
-    monkeypatch.setattr(runs, "execute", fake_execute(log, fail=("cyclegan/seed1/teacher",)))
+    monkeypatch.setattr(runs, "execute", fake_execute(log, fail=("cyclegan/seed0/teacher",)))
     errors = runs.run_all(todo, 2, lambda run, spent: finished.append(run.name))
-    assert len(log) == 4 + 3 * 3 and set(finished) == set(log) - {"cyclegan/seed1/teacher"}
+    assert len(log) == 2 + 3 * 2 and set(finished) == set(log) - {"cyclegan/seed0/teacher"}
     for name in log:
         task, seed, row = name.split("/")
         if row != "teacher":
-            assert log.index(f"{task}/{seed}/teacher") < log.index(name)
-    assert errors == ["cyclegan/seed1/teacher failed"] + [
-        f"cyclegan/seed1/{r} not run: its teacher failed"
-        for r in ("scratch", "gan_compression", "omgd")]
+            assert log.index(f"{task}/seed0/teacher") < log.index(name)
+    assert errors == ["cyclegan/seed0/teacher failed"] + [
+        f"cyclegan/seed{s}/{r} not run: its teacher failed"
+        for r in ("scratch", "gan_compression", "omgd") for s in (0, 1)]
     log.clear()  # called again: the failed teacher and its students run, the rest too
     monkeypatch.setattr(runs, "execute", fake_execute(log))
     assert runs.run_all(todo, 2, lambda *a: None) == [] and "cyclegan/seed1/omgd" in log
     log.clear()  # nothing starts after --stop-after; finished runs are still reported
     finished.clear()
-    fresh = plan(tmp_path, ["pix2pix"], [], [5])  # seed 5: not trained
+    fresh = plan(tmp_path, ["pix2pix"], [], [5])[1:]  # seed 5's scratch: not trained
     assert runs.run_all(todo + fresh, 1, lambda run, spent: finished.append(run.name),
                         stop_after=0) == []
     assert sorted(finished) == sorted(r.name for r in todo) and not set(log) & {
@@ -192,8 +199,9 @@ def test_quick_end_to_end_then_a_cut_run_resumed(fake_data_root, tmp_path):
 
 
 def test_rows_measured_before_are_kept_when_their_folders_are_gone(tmp_path):
-    """A new session's work tree: seed 0 measured and its folders gone; omgd still to
-    train there, so its teacher trains again; seed 1 untouched."""
+    """A new session's work tree: the teacher and seed 0's scratch and GAN Compression
+    measured, their folders gone; students still to train, so the teacher trains again;
+    once every row is measured nothing runs."""
     planned = plan(tmp_path, ["pix2pix"], ["gan_compression", "omgd"], [0, 1])
     measured = [{"task": "pix2pix", "row": r, "seed": 0}
                 for r in ("teacher", "scratch", "gan_compression")]
@@ -204,12 +212,36 @@ def test_rows_measured_before_are_kept_when_their_folders_are_gone(tmp_path):
     cut.folder.mkdir(parents=True)
     (cut.folder / "latest.pt").write_bytes(b"")  # a measured run trained again, cut: resumed
     assert cut in cli.select(planned, {"runs": measured})
-    everything = measured + [{"task": "pix2pix", "row": "omgd", "seed": 0}]
+    everything = [{"task": "pix2pix", "row": r.row, "seed": r.seed} for r in planned]
     shutil.rmtree(cut.folder)
-    chosen = {r.name for r in cli.select(planned, {"runs": everything})}
-    assert chosen == {r.name for r in planned if r.seed == 1}
+    assert cli.select(planned, {"runs": everything}) == []
     rows = [{"row": "teacher", "seed": 0, "sha": "a"},
-            {"row": "omgd", "seed": 0, "teacher_sha": "b"},
-            {"row": "dcd", "seed": 0, "teacher_sha": "a"}]
-    assert teacher_lines(rows)[0].endswith("differs from the measured one: omgd/seed 0")
+            {"row": "omgd", "seed": 1, "teacher_sha": "b"},
+            {"row": "dcd", "seed": 2, "teacher_sha": "a"}]
+    assert teacher_lines(rows)[0].endswith("differs from the measured one: omgd/seed 1")
     assert teacher_lines(rows[::2]) == []
+
+
+def test_issue_18_lines_against_scratch_and_the_teacher_by_hand():
+    rows = summarize([fake("teacher", 0, 10.0, macs=16e6, latency_ms_task=8.0),
+                      fake("gan_compression", 0, 9.0, cpu=600.0, psnr_gt=20.0, ssim_gt=0.7),
+                      fake("gan_compression", 1, 11.0, cpu=660.0, psnr_gt=21.0, ssim_gt=0.8),
+                      fake("scratch", 0, 12.0, cpu=630.0, psnr_gt=19.0, ssim_gt=0.75),
+                      fake("scratch", 1, 12.0, cpu=630.0, psnr_gt=19.0, ssim_gt=0.75)], [])
+    rows["gan_compression"]["latency_ms_task"] = 2.5
+    rows["teacher"]["latency_ms_task"] = 8.0
+    lines = compression_target(rows, "gan_compression")
+    # FID and PSNR better, SSIM equal (0.750 is not above 0.750): missed
+    assert lines[0] == ("issue 18 (gan_compression): distilled beats scratch at the same CPU "
+                        "time: MISSED (FID 10.00 ± 1.41 vs scratch 12.00 ± 0.00; PSNR 20.50 ± 0.71 vs scratch 19.00 ± 0.00; SSIM 0.750 ± "
+                        "0.071 vs scratch 0.750 ± 0.000 (within the seed spread); CPU min "
+                        "10.5 ± 0.7 vs scratch 10.5 ± 0.0)")
+    rows["gan_compression"]["ssim_gt"] = 0.76
+    assert ": met (FID" in compression_target(rows, "gan_compression")[0]
+    assert lines[1].endswith("MACs: 1/16.0 of the teacher's (target ≤ 1/8): met")
+    assert lines[2].endswith("CPU latency: 3.20x lower than the teacher's at the task's size "
+                             "(target ≥ 4x): MISSED")
+    assert lines[3].endswith("FID: 1.00x the teacher's (10.00 ± 1.41 vs 10.00; target ≤ 1.1x): "
+                             "met")
+    assert compression_target({"teacher": rows["teacher"]}, "gan_compression") == [
+        "issue 18 (gan_compression): no teacher and gan_compression rows yet"]

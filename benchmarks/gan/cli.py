@@ -155,15 +155,14 @@ def key(run) -> tuple:
 def select(planned: list[Run], results: dict) -> list[Run]:
     """The planned runs to hand to ``run_all``: a run measured before (its row in the JSON)
     whose folder is gone (a new session's work tree) is not trained again (one whose folder
-    holds a cut run is resumed); its seed's teacher is, when a student of that seed still has
-    to train."""
+    holds a cut run is resumed); its task's teacher is, when a student of that task still
+    has to train."""
     measured = {key(r) for r in results["runs"]}
     keep = [r for r in planned if key(r) not in measured or done(r)
             or (r.folder / "latest.pt").exists()]
     gone = [r.name for r in planned if r not in keep]
-    students = {(r.task, r.seed) for r in keep if r.row != "teacher" and not done(r)}
-    keep += [r for r in planned if r.row == "teacher" and r not in keep
-             and (r.task, r.seed) in students]
+    students = {r.task for r in keep if r.row != "teacher" and not done(r)}
+    keep = [r for r in planned if r in keep or (r.row == "teacher" and r.task in students)]
     if gone:
         print(f"{len(gone)} runs measured before and no longer on disk, kept from the JSON: "
               f"{', '.join(gone)}", flush=True)
@@ -171,14 +170,14 @@ def select(planned: list[Run], results: dict) -> list[Run]:
 
 
 def grid_runs(results: dict, args, task: str) -> list[Run]:
-    """The runs of the task's lowest measured seed for its sample grid, when every one of
-    them is on disk (else the grid already written stays)."""
+    """The teacher and the students of the task's lowest measured seed for its sample grid,
+    when every one of them is on disk (else the grid already written stays)."""
     rows = [r for r in results["runs"] if r["task"] == task]
     if not rows:
         return []
-    seed = min(r["seed"] for r in rows)
-    runs = [plan_run(args.runs, task, r["row"], seed, args.quick) for r in rows
-            if r["seed"] == seed]
+    seed = min((r["seed"] for r in rows if r["row"] != "teacher"), default=None)
+    runs = [plan_run(args.runs, task, r["row"], r["seed"], args.quick) for r in rows
+            if r["row"] == "teacher" or r["seed"] == seed]
     if not all(done(r) for r in runs):
         print(f"[{task}] sample grid kept: seed {seed}'s generator files are not all here",
               flush=True)

@@ -1,6 +1,6 @@
 """The numbers of one finished run, and the latencies of a task's architectures, in this
 process: parameters, MACs (the task's 32×32 and 256×256, the original code's crop; the
-generators are fully convolutional), PSNR/SSIM against the same seed's teacher and
+generators are fully convolutional), PSNR/SSIM against the task's teacher and
 (pix2pix) the ground truth, FID under the Fashion-MNIST LeNet-5's features (no Inception
 weights can be had here), and CPU latency at batch 1, the models measured in alternation."""
 from __future__ import annotations
@@ -62,11 +62,9 @@ class Measurer:
         return model, info, generate(model, self.task(task)["inputs"], "cpu")
 
     def teacher_outputs(self, run: Run):
-        key = (run.task, run.seed)
-        if key not in self._teacher_out:
-            self._teacher_out[key] = self.outputs(
-                run.task, run.folder.parent / "teacher" / TASKS[run.task][1])[2]
-        return self._teacher_out[key]
+        if run.teacher not in self._teacher_out:
+            self._teacher_out[run.teacher] = self.outputs(run.task, run.teacher)[2]
+        return self._teacher_out[run.teacher]
 
     def measure(self, run: Run) -> dict:
         """The run's row (its generator file on the test inputs)."""
@@ -87,7 +85,7 @@ class Measurer:
         if run.row != "teacher":
             row.update({f"{k}_teacher": v for k, v in
                         compare(fake, self.teacher_outputs(run)).items()})
-            row["teacher_sha"] = file_sha(run.folder.parent / "teacher" / TASKS[run.task][1])
+            row["teacher_sha"] = file_sha(run.teacher)
         if run.task in PAIRED:
             row.update({f"{k}_gt": v for k, v in compare(fake, data["targets"]).items()})
         return row

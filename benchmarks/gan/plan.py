@@ -2,10 +2,10 @@
 
 Each (task, row, seed) is one :class:`Run`: a tool's command line, its run folder and the
 generator file it leaves. Rows: ``teacher`` (``tools/train_gan.py``, ``configs/gan/<task>``),
-``scratch`` (the same tool at the first method's student width and iteration count, no
-teacher) and one per entry of :data:`METHODS` (``tools/compress_gan.py --config
-configs/<folder>/<task>.yaml`` from that seed's teacher). Seed ``s`` is the teacher's and
-every student's seed.
+``scratch`` (the same tool at the first method's student width, no teacher, for about the
+first method's CPU time: :data:`SCRATCH_TIME`) and one per entry of :data:`METHODS`
+(``tools/compress_gan.py --config configs/<folder>/<task>.yaml`` from the task's teacher).
+One teacher per task (seed :data:`TEACHER_SEED`); seed ``s`` is each student's seed.
 """
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ METHODS: tuple[tuple[str, str], ...] = (
     ("ackd", "ackd"),
 )
 SEEDS = (0, 1, 2)
+#: one teacher per task, trained with this seed; every student seed distills it (issue 18
+#: asks 3 seeds of the students; a teacher costs ~50 CPU minutes on pix2pix and ~40 on
+#: CycleGAN here, so the budget goes to the students)
+TEACHER_SEED = 0
+#: scratch trains for the first method's (GAN Compression's) CPU time, as issue 18 compares
+#: them ("for the same wall time"): scratch iterations = that student's iterations x this
+#: ratio of CPU seconds per iteration (student / scratch), measured on this machine by the
+#: one-seed benchmark of 2026-11-26 (pix2pix: 3000 iterations 2577 s vs 677 s; CycleGAN:
+#: 8000 in 849 s vs 1823 s, where scratch trains CycleGAN's two generators and two
+#: discriminators). The page prints both CPU times, so a drift of the ratio shows.
+SCRATCH_TIME = {"edges2fashion": 3.8, "sneaker2boot": 0.47}
 BASE_ROWS = ("teacher", "scratch")
 
 
@@ -90,6 +101,7 @@ class Run(NamedTuple):
     iters: int  # iterations it trains
     config_iters: int  # its config's
     note: str  # why they differ ("" when they do not)
+    teacher: Path | None  # the task's teacher generator file (None for the teacher itself)
 
     @property
     def name(self) -> str:
@@ -115,8 +127,9 @@ def run_folder(runs: Path, task: str, seed: int, row: str) -> Path:
     return runs / task / f"seed{seed}" / row
 
 
-def teacher_file(runs: Path, task: str, seed: int) -> Path:
-    return run_folder(runs, task, seed, "teacher") / TASKS[task][1]
+def teacher_file(runs: Path, task: str) -> Path:
+    """The task's one teacher (:data:`TEACHER_SEED`), which every student seed distills."""
+    return run_folder(runs, task, TEACHER_SEED, "teacher") / TASKS[task][1]
 
 
 def _sets(values) -> list[str]:
@@ -132,9 +145,10 @@ def plan_run(runs: Path, task: str, row: str, seed: int, quick: bool = False,
         folder_iters = read_config("gan", name)["train"]["iters"]
         args = ["tools/train_gan.py", "--task", name, *_sets(QUICK_TEACHER if quick else ())]
         product = TASKS[task][1]
-    elif row == "scratch":  # the first method's student width and length, no teacher
+    elif row == "scratch":  # the first method's student width and CPU time, no teacher
         cfg = read_config(first, name)
-        folder_iters = cfg["train"]["iters"]
+        first_iters = (budget(METHODS[0][0], name) or Budget(cfg["train"]["iters"], 0, "")).iters
+        folder_iters = round(first_iters * SCRATCH_TIME[name])
         ngf = QUICK_STUDENT_NGF if quick else cfg["student_ngf"]
         args = ["tools/train_gan.py", "--task", name, "--set", f"ngf={ngf}"]
         product = TASKS[task][1]
@@ -142,7 +156,7 @@ def plan_run(runs: Path, task: str, row: str, seed: int, quick: bool = False,
         folder_iters = read_config(config_folder(row), name)["train"]["iters"]
         config = ROOT / "configs" / config_folder(row) / f"{name}.yaml"
         args = ["tools/compress_gan.py", "--config", str(config),
-                "--task", name, "--teacher-ckpt", str(teacher_file(runs, task, seed))]
+                "--task", name, "--teacher-ckpt", str(teacher_file(runs, task))]
         if quick:
             args += ["--student-ngf", str(QUICK_STUDENT_NGF), *_sets(QUICK_METHOD.get(row, ()))]
         product = "latest_net_G.pth"
@@ -161,14 +175,20 @@ def plan_run(runs: Path, task: str, row: str, seed: int, quick: bool = False,
         args += ["--set", f"train.eval_every={limit.eval_every}"]
     if iters != folder_iters or row == "scratch":  # scratch: not its tool's own config's
         args += ["--iters", str(iters)]
+    if row == "scratch" and not quick:
+        note = (f"{iters} iterations: {METHODS[0][0]}'s {first_iters} x {SCRATCH_TIME[name]}, "
+                "the CPU seconds per iteration of that student over scratch's, for the same "
+                "CPU time (issue 18)")
     return Run(task, row, seed, run_folder(runs, task, seed, row), tuple(args), product,
-               iters, folder_iters, note)
+               iters, folder_iters, note, None if row == "teacher" else teacher_file(runs, task))
 
 
 def plan(runs: Path, tasks, rows, seeds, quick: bool = False,
          data_root: str | None = None) -> list[Run]:
-    """Every run of ``rows`` (teacher and scratch always included) on ``tasks`` x ``seeds``,
-    teachers first."""
-    wanted = [r for r in BASE_ROWS] + [r for r in rows if r not in BASE_ROWS]
-    return [plan_run(runs, task, row, seed, quick, data_root)
-            for task in tasks for seed in seeds for row in wanted]
+    """Every run of ``rows`` (scratch always included) on ``tasks`` x ``seeds``, after each
+    task's one teacher; row by row (every seed of a row before the next row), so that a
+    session's part finishes whole comparisons first."""
+    students = ["scratch"] + [r for r in rows if r not in BASE_ROWS]
+    return ([plan_run(runs, task, "teacher", TEACHER_SEED, quick, data_root) for task in tasks]
+            + [plan_run(runs, task, row, seed, quick, data_root)
+               for row in students for seed in seeds for task in tasks])

@@ -1,4 +1,4 @@
-"""The runs of the GAN benchmark in child processes: teachers first, each seed's students as
+"""The runs of the GAN benchmark in child processes: teachers first, each task's students as
 soon as its teacher is there, ``jobs`` side by side; done runs reused, cut runs resumed."""
 from __future__ import annotations
 
@@ -46,15 +46,15 @@ def train_metrics(run: Run) -> dict:
 
 def run_all(runs: list[Run], jobs: int, on_done: Callable[[Run, dict], None],
             stop_after: float | None = None) -> list[str]:
-    """Every run of ``runs`` (teachers before the students of their seed), ``jobs`` at a
+    """Every run of ``runs`` (each task's teacher before its students), ``jobs`` at a
     time; ``on_done(run, spent)`` in this thread after each finishes (also for those done
     before). No run starts after ``stop_after`` minutes. Returns the errors."""
     start = time.monotonic()
-    teachers = {(r.task, r.seed): r for r in runs if r.row == "teacher"}
+    teachers = {r.task: r for r in runs if r.row == "teacher"}
     waiting = [r for r in runs if r.row != "teacher"]
     ready = list(teachers.values())
     errors: list[str] = []
-    failed_teachers: set[tuple[str, int]] = set()
+    failed_teachers: set[str] = set()
     left: list[Run] = []  # not started: past --stop-after
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         active = {}
@@ -76,11 +76,11 @@ def run_all(runs: list[Run], jobs: int, on_done: Callable[[Run, dict], None],
                     errors.append(str(exc))
                     print(f"error: {exc}", file=sys.stderr, flush=True)
                     if run.row == "teacher":
-                        failed_teachers.add((run.task, run.seed))
+                        failed_teachers.add(run.task)
                     continue
                 on_done(run, spent)
             for run in list(waiting):
-                key = (run.task, run.seed)
+                key = run.task
                 if key in failed_teachers:
                     waiting.remove(run)
                     errors.append(f"{run.name} not run: its teacher failed")

@@ -13,20 +13,20 @@ def grid_name(task: str) -> str:
 
 
 def save_samples(task: str, runs: list[Run], measurer, out: Path, n: int = 12) -> str | None:
-    """The grid for the lowest seed among ``runs`` (done runs of ``task``, teacher among
-    them); None when written, else why not."""
-    seeds = sorted({r.seed for r in runs if r.row == "teacher"})
-    if not seeds:
+    """The grid of the teacher and the students of the lowest seed among ``runs`` (done runs
+    of ``task``, teacher among them); None when written, else why not."""
+    if not any(r.row == "teacher" for r in runs):
         return "no teacher yet"
+    seeds = sorted({r.seed for r in runs if r.row != "teacher"}) or [None]
     order = row_order()
-    chosen = sorted((r for r in runs if r.seed == seeds[0]),
+    chosen = sorted((r for r in runs if r.row == "teacher" or r.seed == seeds[0]),
                     key=lambda r: order.index(r.row) if r.row in order else len(order))
     data = measurer.task(task)
     rows = [("input", data["inputs"][:n])]
     if task == "pix2pix":
         rows.append(("target", data["targets"][:n]))
     rows += [(r.row, measurer.outputs(task, r.folder / r.product)[2][:n]) for r in chosen]
-    return write_grid(rows, out / grid_name(task), f"{data['task']}, seed {seeds[0]}")
+    return write_grid(rows, out / grid_name(task), f"{data['task']}, students of seed {seeds[0]}")
 
 
 def write_grid(rows: list[tuple[str, object]], path: Path, title: str) -> str | None:

@@ -90,3 +90,63 @@ def overall(targets: dict[str, dict]) -> str:
     return (f"Target (issue 19: the best method's student at ≤ 1/{MAC_FRACTION} of the "
             f"teacher's MACs with FID ≤ the teacher's on at least one task): "
             + (f"**met** ({', '.join(met)})" if met else "**MISSED** on every task measured"))
+
+
+#: issue 18's targets for the distilled student (the first method's row) of each task
+COMPRESSION_MACS = 8  # the student at <= 1/8 of the teacher's MACs
+COMPRESSION_SPEEDUP = 4.0  # >= 4x lower CPU latency at the task's size
+COMPRESSION_FID = 1.1  # FID <= 1.1x the teacher's
+
+
+def _versus(student: dict, scratch: dict, key: str, spec: str, lower_is_better: bool) -> tuple:
+    """(student wins on ``key``, the words): means compared, and whether their difference
+    is inside the larger seed std (then it is no gain the seeds can tell apart)."""
+    a, b = student[key], scratch[key]
+    wins = a < b if lower_is_better else a > b
+    spread = max(student.get(key + "_sd", 0.0), scratch.get(key + "_sd", 0.0))
+    close = abs(a - b) <= spread
+    return wins, (f"{pm(student, key, spec)} vs scratch {pm(scratch, key, spec)}"
+                  + (" (within the seed spread)" if close and len(student["seeds"]) > 1 else ""))
+
+
+def compression_target(rows: dict[str, dict], method: str) -> list[str]:
+    """Issue 18's target lines for ``method``'s student against the teacher and the scratch
+    row: better than scratch on FID (and PSNR/SSIM to the ground truth where paired), at
+    <= 1/8 of the MACs, >= 4x lower latency at the task's size, FID <= 1.1x the teacher's."""
+    teacher, student, scratch = rows.get("teacher"), rows.get(method), rows.get("scratch")
+    if not teacher or not student or "fid" not in student:
+        return [f"issue 18 ({method}): no teacher and {method} rows yet"]
+    lines = []
+    if scratch and "fid" in scratch:
+        checks = [_versus(student, scratch, "fid", ".2f", True)]
+        names = ["FID"]
+        for key, name, spec in (("psnr_gt", "PSNR", ".2f"), ("ssim_gt", "SSIM", ".3f")):
+            if key in student and key in scratch:
+                checks.append(_versus(student, scratch, key, spec, False))
+                names.append(name)
+        met = all(w for w, _ in checks)
+        cpu = (f"; CPU min {pm(with_minutes(student), 'cpu_min', '.1f')} vs scratch "
+               f"{pm(with_minutes(scratch), 'cpu_min', '.1f')}" if "cpu_seconds" in student
+               and "cpu_seconds" in scratch else "")
+        lines.append(f"distilled beats scratch at the same CPU time: {'met' if met else 'MISSED'}"
+                     f" ({'; '.join(f'{n} {t}' for n, (_, t) in zip(names, checks))}{cpu})")
+    else:
+        lines.append("distilled beats scratch: no scratch row yet")
+    fraction = student["macs_task"] / teacher["macs_task"]
+    lines.append(f"MACs: 1/{1 / fraction:.1f} of the teacher's (target ≤ 1/{COMPRESSION_MACS}): "
+                 f"{'met' if fraction <= 1 / COMPRESSION_MACS else 'MISSED'}")
+    if student.get("latency_ms_task") and teacher.get("latency_ms_task"):
+        speedup = teacher["latency_ms_task"] / student["latency_ms_task"]
+        lines.append(f"CPU latency: {speedup:.2f}x lower than the teacher's at the task's size "
+                     f"(target ≥ {COMPRESSION_SPEEDUP:g}x): "
+                     f"{'met' if speedup >= COMPRESSION_SPEEDUP else 'MISSED'}")
+    ratio = student["fid"] / teacher["fid"]
+    lines.append(f"FID: {ratio:.2f}x the teacher's ({pm(student, 'fid', '.2f')} vs "
+                 f"{pm(teacher, 'fid', '.2f')}; target ≤ {COMPRESSION_FID:g}x): "
+                 f"{'met' if ratio <= COMPRESSION_FID else 'MISSED'}")
+    return [f"issue 18 ({method}): " + line for line in lines]
+
+
+def with_minutes(summary: dict) -> dict:
+    return {**summary, "cpu_min": summary["cpu_seconds"] / 60,
+            "cpu_min_sd": summary.get("cpu_seconds_sd", 0.0) / 60}
