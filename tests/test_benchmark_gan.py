@@ -233,8 +233,8 @@ def test_issue_18_lines_against_scratch_and_the_teacher_by_hand():
     lines = compression_target(rows, "gan_compression")
     # FID and PSNR better, SSIM equal (0.750 is not above 0.750): missed
     assert lines[0] == ("issue 18 (gan_compression): distilled beats scratch at the same CPU "
-                        "time: MISSED (FID 10.00 ± 1.41 vs scratch 12.00 ± 0.00; PSNR 20.50 ± 0.71 vs scratch 19.00 ± 0.00; SSIM 0.750 ± "
-                        "0.071 vs scratch 0.750 ± 0.000 (within the seed spread); CPU min "
+                        "time: MISSED (FID 10.00 ± 1.41 vs scratch 12.00 ± 0.00; PSNR 20.50 "
+                        "± 0.71 vs scratch 19.00 ± 0.00; SSIM 0.750 ± 0.071 vs scratch 0.750 ± 0.000 (within the seed spread); CPU min "
                         "10.5 ± 0.7 vs scratch 10.5 ± 0.0)")
     rows["gan_compression"]["ssim_gt"] = 0.76
     assert ": met (FID" in compression_target(rows, "gan_compression")[0]
