@@ -36,6 +36,8 @@ from dfkd.discriminator_distillation.multi_teacher import (
     routing,
     soft_routed_distribution,
 )
+from dfkd.discriminator_distillation.sample import load_run_generator, run_config
+from dfkd.discriminator_distillation.sample import main as sample_main
 from dfkd.discriminator_distillation.train import main as train_dfkd
 from dfkd.engine.teacher import classes_label, default_teacher_path, train_teacher
 from dfkd.losses import kd_kl
@@ -226,6 +228,17 @@ def test_resume_equals_a_straight_run_through_every_stage(fake_data_root, tmp_pa
     assert any(k.startswith("method.stack.groups.") for k in aux)
     assert any("/players/student/aux/method." in k for k in ta)  # the student's filters
     assert student["fc2.weight"].shape == (10, 84)
+    # tools/sample.py rebuilds the group-stack generator from the two teachers
+    run, grid = tmp_path / "straight", tmp_path / "grid.png"
+    assert sample_main([str(run), "--per-class", "2", "--data-root", str(fake_data_root),
+                   "--out", str(grid)]) == 0
+    assert grid.stat().st_size > 0
+    cfg = run_config(run)
+    assert isinstance(cfg.teacher_ckpt, list) and cfg.options["group_width"] == 4
+    teachers = [build_model("lenet5", 1, 5) for _ in paths]
+    _, _, g = load_run_generator(run, "latest.pt", False, torch.device("cpu"),
+                                 MultiTeacher(teachers, [list(range(5)), list(range(5, 10))], 10))
+    assert all(torch.equal(v, aux[f"method.stack.{k}"]) for k, v in g.state_dict().items())
 
 
 BLOCK_PARAMS = {1: "conv1", 2: "conv2", 3: "conv3", 4: "fc"}

@@ -5,7 +5,9 @@
 A class-conditional generator (CGDD) is asked for each class in turn, so row k is what
 G(z, k) draws, and the teacher's agreement with the asked class is printed. An
 unconditional generator's samples are sorted into rows by the teacher's predicted class,
-with the count per class (the class balance of the synthetic data).
+with the count per class (the class balance of the synthetic data). A run of several
+teachers (``teacher_ckpt`` a list) sorts by their ensemble; amalgamation's group-stack
+generator is rebuilt from the teachers' block shapes.
 """
 from __future__ import annotations
 
@@ -22,12 +24,15 @@ from dfkd.core.io import safe_load
 from dfkd.data import get_spec
 from dfkd.discriminator_distillation.config import DFKDConfig
 from dfkd.discriminator_distillation.grids import class_grid
+from dfkd.discriminator_distillation.multi_teacher import as_multi_teacher, load_teachers_of
 from dfkd.engine.run import resolve_device
 from dfkd.engine.teacher import load_teacher
 from dfkd.nets import model_ref
 from generators import build_generator, is_conditional
 
-RUN_KEYS = ("method", "dataset", "data_root", "teacher", "teacher_ckpt", "generator")
+AMALGAMATION_WIDTH = 32  # AmalgamationOptions.group_width's default
+RUN_KEYS = ("method", "dataset", "data_root", "teacher", "teacher_ckpt", "generator",
+            "options")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
@@ -42,24 +47,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_run_generator(run: Path, checkpoint: str, ema: bool, device: torch.device):
-    """The run's config and its generator with the checkpoint's weights."""
+def run_config(run: Path) -> DFKDConfig:
+    """The sections of the run's config.yaml that make its generator and teacher."""
     if not (run / "config.yaml").exists():
         raise DfkdError(f"{run} has no config.yaml: pass the run folder that "
                         "tools/train_dfkd.py --out wrote")
-    # only the sections that make the generator: a run written before a config key was
-    # renamed (e.g. loss: -> options:) is still sampled
+    # only those sections: a run written before a config key was renamed (e.g. loss: ->
+    # options:) is still sampled
     saved = read_yaml(run / "config.yaml")
-    cfg = merge(DFKDConfig(), {k: saved[k] for k in RUN_KEYS if k in saved})
+    if "loss" in saved and "options" not in saved:
+        saved["options"] = saved["loss"]
+    return merge(DFKDConfig(), {k: saved[k] for k in RUN_KEYS if k in saved})
+
+
+def load_run_generator(run: Path, checkpoint: str, ema: bool, device: torch.device,
+                       teacher: torch.nn.Module | None = None):
+    """The run's config and its generator with the checkpoint's weights (``teacher``: the
+    run's, needed to rebuild amalgamation's group-stack generator)."""
+    cfg = run_config(run)
     spec = get_spec(cfg.dataset, cfg.data_root or None)
-    generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
-                                spec.image_size, spec.in_channels, spec.num_classes,
-                                cfg.generator.members, spec.mean, spec.std)
     state = safe_load(run / checkpoint)
     try:
         player = state["players"]["generator"]
     except (KeyError, TypeError):
-        raise CheckpointError(f"{run / checkpoint} is not a data-free training checkpoint") from None
+        raise CheckpointError(f"{run / checkpoint} is not a data-free training "
+                              "checkpoint") from None
+    if cfg.method == "amalgamation":
+        if teacher is None:
+            raise DfkdError("amalgamation's generator is rebuilt from its teachers: pass them")
+        if ema:
+            raise DfkdError(f"{run} (amalgamation) has no momentum generator: drop --ema")
+        from dfkd.discriminator_distillation.methods.amalgamation import stack_generator
+
+        width = cfg.options.get("group_width", AMALGAMATION_WIDTH)
+        generator = stack_generator(as_multi_teacher(teacher, spec.num_classes).members[0],
+                                    spec, cfg.generator.nz, width)
+        prefix = "method.stack."
+        generator.load_state_dict({k[len(prefix):]: v for k, v in player["aux"].items()
+                                   if k.startswith(prefix)})
+        return cfg, spec, generator.to(device).train()
+    generator = build_generator(cfg.generator.model, cfg.generator.nz, cfg.generator.ngf,
+                                spec.image_size, spec.in_channels, spec.num_classes,
+                                cfg.generator.members, spec.mean, spec.std)
     if ema:
         if player.get("ema") is None:
             raise DfkdError(f"{run} was trained without a momentum generator (generator.ema): "
@@ -77,11 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = resolve_device(args.device or "cpu")
     run = Path(args.run)
-    cfg, spec, generator = load_run_generator(run, args.checkpoint, args.ema, device)
+    cfg = run_config(run)
     ref = model_ref(cfg.teacher, "teacher", cfg.teacher_ckpt)
-    teacher, _ = load_teacher(ref.name, cfg.dataset, ref.ckpt or None, kwargs=ref.kwargs,
-                              data_root=args.data_root or cfg.data_root or None,
-                              device=str(device))
+    data_root = args.data_root or cfg.data_root or None
+    if isinstance(cfg.teacher_ckpt, list):  # teachers of class subsets: their ensemble
+        teacher, _ = load_teachers_of(ref, cfg.dataset, data_root, str(device))
+    else:
+        teacher, _ = load_teacher(ref.name, cfg.dataset, ref.ckpt or None, kwargs=ref.kwargs,
+                                  data_root=data_root, device=str(device))
+    cfg, spec, generator = load_run_generator(run, args.checkpoint, args.ema, device, teacher)
     torch.manual_seed(args.seed or 0)
     k, per = spec.num_classes, args.per_class
     n = k * per if is_conditional(generator) else max(256, 4 * k * per)
@@ -89,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     grid, predicted, asked = class_grid(generator, teacher, z, k, per)
     if asked is not None:
         agree = float((predicted == asked).float().mean()) * 100
-        summary = f"rows: asked classes 0..{k - 1}; teacher agrees with the asked class on {agree:.1f}%"
+        summary = (f"rows: asked classes 0..{k - 1}; teacher agrees with the asked class on "
+                   f"{agree:.1f}%")
     else:
         counts = torch.bincount(predicted, minlength=k).tolist()
         summary = "rows by teacher class (count of %d): %s" % (n, ", ".join(

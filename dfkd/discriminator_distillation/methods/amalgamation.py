@@ -95,6 +95,14 @@ class AmalgamationOptions:
     temperature: float = 1.0  # τ of the stage-2 KL terms
 
 
+def stack_generator(teacher: nn.Module, spec, nz: int, width: int) -> GroupStackGenerator:
+    """The group-stack G (eq. 2) for teachers of ``teacher``'s architecture: its groups make
+    the inputs of the teacher's last 1..B blocks, the image last."""
+    image = (spec.in_channels, spec.image_size, spec.image_size)
+    t_in = block_inputs(lenet_blocks(teacher, "teacher"), teacher, image)
+    return GroupStackGenerator(nz, width, t_in[::-1])
+
+
 @METHODS.register("amalgamation")
 class Amalgamation(DataFreeMethod):
     """Group-stack GAN first, then the student block by block against the teachers' blocks."""
@@ -126,8 +134,8 @@ class Amalgamation(DataFreeMethod):
                               f"{t_in}: use a LeNet-5 student")
         self.n_blocks = len(t_in)
         self.same_width = s_in == t_in
-        # G's groups make the inputs of the teachers' last 1..B blocks, the image last
-        self.stack = GroupStackGenerator(self.nz, o.group_width, t_in[::-1]).to(self.device)
+        self.stack = stack_generator(self.teacher.members[0], self.spec, self.nz,
+                                     o.group_width).to(self.device)
         self.generator = self.stack  # what the sample grids and the forgetting bank draw
         self._stage2: tuple | None = None  # (iteration, G's features, the ensemble's logits)
         n_teachers = len(self.teacher.members)
