@@ -40,7 +40,8 @@ bench-deps: install
 # each bench target ends by regenerating benchmarks/README.md (tables and plots of all of them)
 bench: data bench-deps
 	$(BIN)/python tools/benchmark.py
-	$(BIN)/python tools/benchmark_bn_pair.py
+	$(BIN)/python tools/benchmark_pair.py --pair lenet5_bn
+	$(BIN)/python tools/benchmark_pair.py --pair lenet5
 	$(BIN)/python tools/benchmark_amalgamation.py
 	$(BIN)/python tools/benchmark_report.py
 

@@ -10,7 +10,7 @@ Shared parts, one purpose each:
 * :mod:`benchmarks.report`: ``benchmarks/README.md``, tables and plots from every JSON.
 
 One module (or package) per benchmark: :mod:`benchmarks.data_free` and
-:mod:`benchmarks.bn_pair` (``make bench``),
+:mod:`benchmarks.pairs` (``make bench``),
 :mod:`benchmarks.losses`, :mod:`benchmarks.gan`, :mod:`benchmarks.joint` and
 :mod:`benchmarks.distributed`. The results they write (``*.json``, ``*.md``, ``*.png``) live
 next to this code, in this folder.

@@ -5,7 +5,8 @@
                                                 # all call it)
 
 Reads what exists of ``benchmarks/results.json`` (data-free methods, ``tools/benchmark.py``),
-``bn_pair.json`` (data-free methods on the BatchNorm pair, ``tools/benchmark_bn_pair.py``),
+``bn_pair.json`` and ``lenet5_pair.json`` (data-free methods on the BatchNorm pair and on the
+embedded default pair, ``tools/benchmark_pair.py``),
 ``amalgamation.json`` (two half-teachers amalgamated, ``tools/benchmark_amalgamation.py``),
 ``losses.json`` (knowledge-form losses), ``gan_compression.json``, ``joint.json`` and
 ``distributed.json``, and
@@ -30,8 +31,8 @@ MARKERS = {"teacher": "s", "student": "o", "joint": "o", "scratch": "X", "aguina
 def load(folder: Path) -> dict:
     """The benchmark JSON files found in ``folder``, by name."""
     found = {}
-    for name in ("results", "bn_pair", "amalgamation", "losses", "gan_compression", "joint",
-                 "distributed"):
+    for name in ("results", "bn_pair", "lenet5_pair", "amalgamation", "losses",
+                 "gan_compression", "joint", "distributed"):
         path = folder / f"{name}.json"
         if path.exists():
             found[name] = json.loads(path.read_text())
@@ -140,11 +141,14 @@ def data_free_lines(results: dict, out: Path, plots: bool) -> list[str]:
     return lines
 
 
-def bn_pair_lines(results: dict) -> list[str]:
-    from benchmarks.bn_pair.report import table_and_targets
+def pair_lines(data: dict) -> list[str]:
+    """The pair benchmarks whose JSON is there (``benchmarks.pairs``), the BatchNorm one first."""
+    from benchmarks.pairs.pair import PAIRS
+    from benchmarks.pairs.report import table_and_targets
 
-    return ["## Data-free methods on the BatchNorm pair, 3 seeds (`make bench`, details: "
-            "bn_pair.md)", "", *table_and_targets(results), ""]
+    return [line for pair in PAIRS.values() if pair.stem in data for line in (
+        f"## Data-free methods on {pair.title}, 3 seeds (`make bench`, details: {pair.stem}.md)",
+        "", *table_and_targets(data[pair.stem], pair), "")]
 
 
 def amalgamation_lines(results: dict) -> list[str]:
@@ -217,8 +221,7 @@ def write_report(out: Path = OUT, plots: bool = True) -> Path:
              "All runs on 2 CPU cores.", ""]
     if "results" in data:
         lines += data_free_lines(data["results"], out, plots)
-    if "bn_pair" in data:
-        lines += bn_pair_lines(data["bn_pair"])
+    lines += pair_lines(data)
     if "amalgamation" in data:
         lines += amalgamation_lines(data["amalgamation"])
     if "losses" in data:

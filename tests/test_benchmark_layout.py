@@ -37,10 +37,10 @@ def from_tools(module: str) -> bool:
 
 def test_there_are_the_eight_entry_points():
     assert [p.name for p in TOOLS] == ["benchmark.py", "benchmark_amalgamation.py",
-                                       "benchmark_bn_pair.py",
                                        "benchmark_distributed.py",
                                        "benchmark_gan.py", "benchmark_joint.py",
-                                       "benchmark_losses.py", "benchmark_report.py"]
+                                       "benchmark_losses.py", "benchmark_pair.py",
+                                       "benchmark_report.py"]
 
 
 @pytest.mark.parametrize("path", TOOLS, ids=lambda p: p.name)

@@ -157,23 +157,25 @@ def test_bad_bits_are_one_error_before_training(bn_teacher, fake_data_root, tmp_
 
 
 def test_bn_pair_rows_run_dfq_on_its_three_configs_and_report_the_target(tmp_path):
-    from benchmarks.bn_pair import report, runs
+    from benchmarks.pairs import runs, targets
+    from benchmarks.pairs.pair import BN_PAIR
 
-    for row, config in (("dfq_float", "fashion_mnist.yaml"), ("dfq_8bit", "fashion_mnist_8bit.yaml"),
+    for row, config in (("dfq_float", "fashion_mnist.yaml"),
+                        ("dfq_8bit", "fashion_mnist_8bit.yaml"),
                         ("dfq_4bit", "fashion_mnist_4bit.yaml")):
-        cmd = runs.run_command(row, 0, tmp_path, None)
+        cmd = runs.run_command(BN_PAIR, row, 0, tmp_path, None)
         assert cmd[cmd.index("--method") + 1] == "dfq"
         assert cmd[cmd.index("--config") + 1].endswith(f"configs/dfq/{config}")
-    assert "--config" not in runs.run_command("cmi", 0, tmp_path, None)
+    assert "--config" not in runs.run_command(BN_PAIR, "cmi", 0, tmp_path, None)
 
     def summary(acc, sd=0.0):
         return {"student_acc": acc, "student_acc_sd": sd}
-    lines = report.quantization_lines({"dfq_float": summary(70.0, 1.0), "dfq_8bit": summary(69.5),
-                                       "dfq_4bit": summary(60.0)})
+    lines = targets.quantization_lines({"dfq_float": summary(70.0, 1.0),
+                                        "dfq_8bit": summary(69.5), "dfq_4bit": summary(60.0)})
     assert lines[0].startswith("- dfq 8-bit student within 1 point of the float one: met")
     assert "0.50 points below the float one" in lines[0]
     assert "10.00 points below the float one" in lines[1]
-    assert "1.16 points above the float one" in report.quantization_lines(
+    assert "1.16 points above the float one" in targets.quantization_lines(
         {"dfq_float": summary(70.88), "dfq_8bit": summary(72.04)})[0]
-    assert "MISSED" in report.quantization_lines({"dfq_float": summary(70.0),
-                                                  "dfq_8bit": summary(68.9)})[0]
+    assert "MISSED" in targets.quantization_lines({"dfq_float": summary(70.0),
+                                                   "dfq_8bit": summary(68.9)})[0]

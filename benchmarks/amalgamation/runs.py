@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from benchmarks import ROOT
-from benchmarks.bn_pair.runs import train_dfkd_command
 from benchmarks.children import run_child, run_counting_cpu
+from benchmarks.pairs.runs import train_dfkd_command
 
 TEACHER = "lenet5"
 DATASET = "fashion_mnist"

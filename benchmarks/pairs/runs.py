@@ -1,4 +1,4 @@
-"""Teachers of each seed and one (method, seed) run in a child process, with its row."""
+"""A pair's teacher of each seed and one (method, seed) run in a child process, with its row."""
 from __future__ import annotations
 
 import json
@@ -6,35 +6,31 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks import ROOT
 from benchmarks.children import run_counting_cpu
 
-TEACHER = "lenet5_bn"
+if TYPE_CHECKING:
+    from benchmarks.pairs.pair import Pair
+
 DATASET = "fashion_mnist"
-TEACHER_EPOCHS = 10
 SEEDS = (0, 1, 2)
-LAST = 3  # evaluations averaged for "last mean"
 TOOLS = ROOT / "tools"
-# rows that run a method on another of its configs: row name -> (method, configs/<method>/file)
-VARIANTS = {"dfq_float": ("dfq", "fashion_mnist.yaml"),
-            "dfq_8bit": ("dfq", "fashion_mnist_8bit.yaml"),
-            "dfq_4bit": ("dfq", "fashion_mnist_4bit.yaml")}
 
 
-
-def teacher_path(seed: int) -> Path:
+def teacher_path(pair: Pair, seed: int) -> Path:
     """Teacher ``seed``'s checkpoint (seed 0 is the file train_dfkd.py finds by default)."""
     suffix = "" if seed == 0 else f"_seed{seed}"
-    return ROOT / "checkpoints" / f"{TEACHER}_{DATASET}{suffix}.pt"
+    return ROOT / "checkpoints" / f"{pair.teacher}_{DATASET}{suffix}.pt"
 
 
-def ensure_teacher(seed: int, data_root: str | None, runs: Path) -> Path:
+def ensure_teacher(pair: Pair, seed: int, data_root: str | None, runs: Path) -> Path:
     """Teacher ``seed``, trained in a child process when its file is missing."""
-    path = teacher_path(seed)
+    path = teacher_path(pair, seed)
     if not path.exists():
-        cmd = [sys.executable, str(TOOLS / "train_teacher.py"), "--model", TEACHER,
-               "--dataset", DATASET, "--epochs", str(TEACHER_EPOCHS), "--seed", str(seed),
+        cmd = [sys.executable, str(TOOLS / "train_teacher.py"), "--model", pair.teacher,
+               "--dataset", DATASET, "--epochs", str(pair.teacher_epochs), "--seed", str(seed),
                "--out", str(path), "--run-dir", str(runs / f"teacher_seed{seed}")]
         if data_root:
             cmd += ["--data-root", data_root]
@@ -61,35 +57,38 @@ def train_dfkd_command(method: str, seed: int, folder: Path, data_root: str | No
     return cmd
 
 
-def run_command(method: str, seed: int, folder: Path, data_root: str | None,
+def run_command(pair: Pair, method: str, seed: int, folder: Path, data_root: str | None,
                 extra: tuple[str, ...] = ()) -> list[str]:
-    method, config = VARIANTS.get(method, (method, None))
+    """Row ``method`` (a method, or a variant of ``pair.variants``) with teacher ``seed``."""
+    method, config = pair.variants.get(method, (method, None))
     return train_dfkd_command(
         method, seed, folder, data_root,
-        ["--teacher-ckpt", str(teacher_path(seed)), "--set", f"teacher={TEACHER}"], extra,
-        ROOT / "configs" / method / config if config else None)
+        ["--teacher-ckpt", str(teacher_path(pair, seed)), "--set", f"teacher={pair.teacher}"],
+        extra, ROOT / "configs" / method / config if config else None)
 
 
-def run_one(method: str, seed: int, runs: Path, data_root: str | None,
+def run_one(pair: Pair, method: str, seed: int, runs: Path, data_root: str | None,
             extra: tuple[str, ...] = ()) -> dict:
     """(method, seed) in a child process; its row. CPU seconds add up over resumed parts
     (kept in ``<folder>/child.json``)."""
     folder = runs / f"{method}-seed{seed}"
-    spent = run_counting_cpu(f"{method}/{seed}", run_command(method, seed, folder, data_root, extra),
+    spent = run_counting_cpu(f"{method}/{seed}",
+                             run_command(pair, method, seed, folder, data_root, extra),
                              folder, runs / f"{method}-seed{seed}.log")
-    row = {**summarize(json.loads((folder / "metrics.json").read_text()), seed, spent),
-           "method": method}  # a variant's row name, not its method's
+    row = {**summarize(json.loads((folder / "metrics.json").read_text()), seed, spent,
+                       pair.last), "method": method}  # a variant's row name, not its method's
     return {**row, "overrides": list(extra)} if extra else row
 
 
-def summarize(metrics: dict, seed: int, spent: dict) -> dict:
-    """A row from a run's metrics.json and its child's CPU seconds."""
+def summarize(metrics: dict, seed: int, spent: dict, last: int) -> dict:
+    """A row from a run's metrics.json and its child's CPU seconds; ``last_mean`` averages
+    its ``last`` evaluations."""
     history = [{"iteration": h["iteration"], "seconds": h["seconds"], "acc": h["acc"]}
                for h in metrics["history"] if h.get("acc") is not None]
-    last = [h["acc"] for h in history[-LAST:]]
+    tail = [h["acc"] for h in history[-last:]]
     return {"method": metrics["method"], "seed": seed, "teacher_acc": metrics["teacher_acc"],
             "student_acc": metrics["student_acc"],
-            "last_mean": statistics.mean(last) if last else None,
+            "last_mean": statistics.mean(tail) if tail else None,
             "best_acc": metrics["best_student_acc"],
             "ratio": metrics["student_acc"] / metrics["teacher_acc"],
             "iters": metrics["iters"], "seconds": metrics["seconds"],
