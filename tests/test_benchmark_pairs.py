@@ -236,3 +236,10 @@ def test_the_lenet5_pair_runs_its_methods_into_its_own_files(tmp_path, monkeypat
     assert {(a[0], a[2], str(a[3])) for a in started} == {(LENET5_PAIR, 1, "runs/lenet5_pair")}
     assert teachers == [(LENET5_PAIR, 1, None, cli.Path("runs/lenet5_pair"))]
     assert (tmp_path / "lenet5_pair.md").exists() and not (tmp_path / "bn_pair.json").exists()
+
+
+def test_points_reads_above_below_and_level():
+    from benchmarks.pairs.report import points
+
+    assert points(1.164) == "1.16 points above" and points(-14.42) == "14.42 points below"
+    assert points(0.004) == "level with" and points(-0.0) == "level with"

@@ -42,7 +42,10 @@ def cpu_scale(row: dict) -> float:
 
 
 def points(difference: float) -> str:
-    """'1.16 points above' / '14.42 points below' for a signed accuracy difference."""
+    """'1.16 points above' / '14.42 points below' / 'level with' for a signed accuracy
+    difference (rounded to the two decimals shown)."""
+    if round(difference, 2) == 0:
+        return "level with"
     return f"{abs(difference):.2f} points {'above' if difference > 0 else 'below'}"
 
 
