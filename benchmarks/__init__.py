@@ -24,3 +24,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: where results are written by default, relative to the working directory
 OUT = Path("benchmarks")
+
+
+def add_rerun_args(parser) -> None:
+    """The flags every benchmark of (method, seed) runs shares: data, output, overrides,
+    rerun, report only."""
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="config override for every run (for trials "
+                        "and tests: rows measured so are marked as not the benchmark's)")
+    parser.add_argument("--rerun", action="store_true",
+                        help="run the selected (method, seed) pairs again even if measured")
+    parser.add_argument("--report-only", action="store_true")

@@ -15,6 +15,13 @@ def pyplot():
     return plt, None
 
 
+def save_figure(plt, fig, path) -> None:
+    """Lay ``fig`` out, write it to ``path`` (PNG, 100 dpi) and close it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def image_rows(rows: list[tuple[str, object]], path, title: str = "") -> str | None:
     """A grid of grayscale or RGB images in [0, 1], one labelled row per ``(label, array
     (N, C, H, W))`` (the GAN benchmarks' samples: input, teacher, each student); None when

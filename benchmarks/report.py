@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from benchmarks import OUT
-from benchmarks.plots import pyplot
+from benchmarks.plots import pyplot, save_figure
 
 MARKERS = {"teacher": "s", "student": "o", "joint": "o", "scratch": "X", "aguinaldo": "^",
            "gan_compression": "o", "omgd": "D", "dcd": "v", "portable_gan": "P", "ackd": "*"}
@@ -50,8 +50,8 @@ def gan_points(data: dict) -> dict[str, list[tuple[str, float, float]]]:
     rows are means over its seeds)."""
     points = {}
     for task, result in data.get("gan_compression", {}).get("tasks", {}).items():
-        points[task] = [(model, row["macs_task"], row["fid"]) for model, row in result["rows"].items()
-                        if "macs_task" in row and "fid" in row]
+        points[task] = [(model, row["macs_task"], row["fid"]) for model, row
+                        in result["rows"].items() if "macs_task" in row and "fid" in row]
     joint = data.get("joint", {}).get("gan")
     if joint:
         points["dcgan"] = [(model, row["macs"], row["fid"]) for model, row in joint["rows"].items()]
@@ -79,9 +79,7 @@ def plot_accuracy(series: dict, teacher: float | None, path: Path) -> str | None
     ax.set_title("Data-free distillation, LeNet-5 → LeNet-5-half, Fashion-MNIST")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
     return None
 
 
@@ -115,9 +113,7 @@ def plot_gan(points: dict, path: Path, spread: dict | None = None) -> str | None
         ax.set_title(task)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
     return None
 
 

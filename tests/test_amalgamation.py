@@ -148,10 +148,13 @@ def test_overlapping_or_uncovering_ranges_are_one_clear_error():
 def test_loss_terms_by_hand():
     probs = torch.tensor([[0.5, -0.25], [0.0, 1.0]])
     assert math.isclose(sparsity_loss(probs).item(), 1.75 / 4)  # eq. 7: mean |y|
-    # eq. 11: CE of the feature's output to the class the image is given
-    feature = torch.tensor([[0.0, math.log(3.0)]])
-    image = torch.tensor([[2.0, 1.0]])  # image class 0: CE = -log(1/4)
-    assert math.isclose(consistency_loss(feature, image).item(), math.log(4.0), rel_tol=1e-6)
+    # eq. 11 [reconstructed l]: KL(the teacher on the image ‖ the teacher on the feature)
+    feature = torch.tensor([[0.0, math.log(3.0)]])  # softmax (1/4, 3/4)
+    image = torch.tensor([[2.0, 1.0]])
+    p = math.e / (math.e + 1)  # softmax (p, 1 - p)
+    kl = p * math.log(p / 0.25) + (1 - p) * math.log((1 - p) / 0.75)
+    assert math.isclose(consistency_loss(feature, image).item(), kl, rel_tol=1e-5)
+    assert consistency_loss(image, image).item() == pytest.approx(0.0, abs=1e-7)
     # eq. 13 at the last block: each teacher's KL on its own slice of the student's logits
     student = torch.tensor([[0.0, math.log(3.0), 0.0, 0.0]])
     teachers = [torch.tensor([[0.0, 0.0]]), torch.tensor([[0.0, 0.0]])]

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import OUT
+from benchmarks import add_rerun_args
 from benchmarks.amalgamation.report import write_report
 from benchmarks.amalgamation.runs import (
     CONFIGS,
@@ -28,14 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--methods", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--runs", default="runs/amalgamation", help="folder of the runs")
-    parser.add_argument("--data-root", default=None)
-    parser.add_argument("--out", default=str(OUT))
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="config override for every run (for trials: "
-                        "rows measured so are marked as not the benchmark's)")
-    parser.add_argument("--rerun", action="store_true",
-                        help="run the selected methods and seeds again")
-    parser.add_argument("--report-only", action="store_true")
+    add_rerun_args(parser)
     return parser.parse_args(argv)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.data_free.variants import row_key
-from benchmarks.plots import pyplot
+from benchmarks.plots import pyplot, save_figure
 
 FORGETTING_VARIANTS = ("dfad", "mad")  # compared on the same budget
 
@@ -37,9 +37,7 @@ def write_forgetting_plot(series: dict[str, list[tuple[int, float]]], path: Path
     ax.set_title("Forgetting: early synthetic samples")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
     return None
 
 

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from benchmarks import OUT
+from benchmarks import add_rerun_args
 from benchmarks.machine import machine_info
 from benchmarks.pairs.pair import PAIRS
 from benchmarks.pairs.report import write_report
@@ -27,14 +27,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2, help="runs side by side (1 thread each)")
     parser.add_argument("--runs", default=None, help="folder of the training runs "
                         "(default runs/<stem>: runs/bn_pair, runs/lenet5_pair)")
-    parser.add_argument("--data-root", default=None)
-    parser.add_argument("--out", default=str(OUT))
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="config override for every run (for trials "
-                        "and tests: rows measured so are not the benchmark's)")
-    parser.add_argument("--rerun", action="store_true",
-                        help="run the selected (method, seed) pairs again even if measured")
-    parser.add_argument("--report-only", action="store_true")
+    add_rerun_args(parser)
     return parser.parse_args(argv)
 
 

@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks.plots import pyplot
+from benchmarks.plots import pyplot, save_figure
 
 if TYPE_CHECKING:
     from benchmarks.pairs.pair import Pair
@@ -104,9 +104,7 @@ def plot_runs(rows: list[dict], path: Path, teacher: str) -> str | None:
     ax.set_title(f"Data-free, {teacher} → lenet5_half, Fashion-MNIST (each seed a line)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
     return None
 
 
