@@ -15,9 +15,10 @@ def sparsity_loss(probs: torch.Tensor) -> torch.Tensor:
 
 
 def consistency_loss(feature_logits: torch.Tensor, image_logits: torch.Tensor) -> torch.Tensor:
-    """l(O(Fʲ), O(I_g)) of eq. 11: CE of the teacher's output on an intermediate feature to
-    the class it gives the image (a constant target)."""
-    return F.cross_entropy(feature_logits, image_logits.detach().argmax(dim=1))
+    """l(O(Fʲ), O(I_g)) of eq. 11 [reconstructed]: KL(the teacher's softmax on the image ‖ its
+    softmax on the intermediate feature), the image's side a constant target. A distribution
+    match: a teacher the image is not given to stays as unsure on Fʲ as on the image."""
+    return kd_kl(feature_logits, image_logits.detach(), 1.0)
 
 
 def routed_onehot_loss(member_logits: list[torch.Tensor]) -> torch.Tensor:

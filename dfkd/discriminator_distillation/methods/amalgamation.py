@@ -17,8 +17,11 @@ m's blocks after b, to match teacher m's output on I_g (eqs. 12-14, λ_m = 1), f
 input streams (eqs. 15-16): the student's own blocks on I_g (λ¹, ``image_stream``) and G's
 group output of the same depth (λ², ``generator_stream``).
 
-Reconstructed (not in what could be read): l is the cross-entropy to the image's predicted
-class in eq. 11 and KL(teacher ‖ ·) at τ = ``temperature`` in eq. 13; the per-teacher terms
+Reconstructed (not in what could be read): l is KL(teacher m on I_g ‖ teacher m on Fʲ) in
+eq. 11 and KL(teacher ‖ ·) at τ = ``temperature`` in eq. 13 (l as the cross-entropy to the
+class teacher m gives the image, tried first, also asks the teacher an image is not given
+to for a sure answer; it collapsed G's classes: seed 2 of the benchmark 37.3% against 47.5%
+with the KL, ``configs/amalgamation``); the per-teacher terms
 are averaged over the teachers (one teacher gives DAFL's L_G exactly); α, β are DAFL's MNIST
 weights (0.1, 5), the stream weights λ¹ = λ² = 1; the image is given to the teachers
 unfiltered (the filters act on the intermediate Fʲ). Deviations, and why:
