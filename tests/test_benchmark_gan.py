@@ -245,3 +245,12 @@ def test_issue_18_lines_against_scratch_and_the_teacher_by_hand():
                              "met")
     assert compression_target({"teacher": rows["teacher"]}, "gan_compression") == [
         "issue 18 (gan_compression): no teacher and gan_compression rows yet"]
+
+
+def test_cpu_seconds_come_from_the_training_loop_when_it_counted_them(tmp_path):
+    run = plan_run(tmp_path, "pix2pix", "gan_compression", 0)
+    run.folder.mkdir(parents=True)
+    (run.folder / "metrics.json").write_text(json.dumps({"iters": 3, "cpu_seconds": 12.5}))
+    assert runs.cpu_seconds(run, {"cpu_seconds": 99.0, "parts": 1}) == 12.5
+    (run.folder / "metrics.json").write_text(json.dumps({"iters": 3}))  # an older run
+    assert runs.cpu_seconds(run, {"cpu_seconds": 99.0, "parts": 1}) == 99.0

@@ -121,7 +121,12 @@ def test_resume_equals_uninterrupted_run(method, tmp_path):
     student_b, generator_b, gp_b, second = make(tmp_path / "b")
     second.resume(tmp_path / "b" / "latest.pt")
     assert second.iteration == 3
+    # the first part's CPU time comes back with the checkpoint and the second adds to it
+    assert second.cpu_seconds == first.cpu_seconds > 0
     second.run()
+    assert second.cpu_seconds > first.cpu_seconds
+    assert torch.load(tmp_path / "b" / "latest.pt", weights_only=False)[
+        "cpu_seconds"] == second.cpu_seconds
 
     for a, b in ((student_a, student_b), (generator_a, generator_b), (gp_a.ema, gp_b.ema)):
         for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks import OUT
 from benchmarks.gan.plan import METHODS, SEEDS, TASKS, Run, plan, plan_run
-from benchmarks.gan.runs import done, ledger, run_all, train_metrics
+from benchmarks.gan.runs import cpu_seconds, done, ledger, run_all, train_metrics
 from benchmarks.machine import machine_info
 
 
@@ -110,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     def on_done(run: Run, spent: dict) -> None:
         old = [r for r in results["runs"] if key(r) == key(run)]
         if old and old[0].get("trained_at") == stamp(run) and not args.remeasure:
-            old[0].update({"cpu_seconds": round(spent["cpu_seconds"], 1),
+            old[0].update({"cpu_seconds": round(cpu_seconds(run, spent), 1),
                            "parts": spent["parts"]})
         else:
             row = {**measurer.measure(run), **train_metrics(run),
                    "config_iters": run.config_iters, "note": run.note,
-                   "cpu_seconds": round(spent["cpu_seconds"], 1), "parts": spent["parts"],
+                   "cpu_seconds": round(cpu_seconds(run, spent), 1), "parts": spent["parts"],
                    "trained_at": stamp(run)}
             results["runs"] = [r for r in results["runs"] if key(r) != key(run)] + [row]
             info = {k: v for k, v in measurer.task(run.task).items()

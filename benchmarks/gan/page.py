@@ -125,7 +125,8 @@ def write_page(results: dict, out: Path) -> None:
         f"Latency: CPU, batch 1, {s.get('threads', 1)} torch thread(s), median of "
         f"{s.get('rounds', '')} rounds in which each architecture of the task is timed in "
         "turn in one process (rows of one architecture share it). CPU min: the training "
-        "child's own CPU time, summed over resumed parts.", ""]
+        "loop's CPU time, summed over resumed parts (the child's CPU time for runs trained "
+        "before the loop counted it, 2026-12-08).", ""]
     targets = {}
     for key, result in tasks.items():
         lines += table_lines(key, result)

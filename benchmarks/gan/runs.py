@@ -44,6 +44,15 @@ def train_metrics(run: Run) -> dict:
     return {"iters": saved["iters"], "train_seconds": saved["seconds"]}
 
 
+def cpu_seconds(run: Run, spent: dict) -> float:
+    """The run's CPU seconds: its training loop's own count (metrics.json; kept in every
+    checkpoint, so parts cut short by a session's end count up to their last checkpoint),
+    else the children's (``spent``, which misses parts whose parent was killed)."""
+    path = run.folder / "metrics.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    return saved.get("cpu_seconds") or spent["cpu_seconds"]
+
+
 def run_all(runs: list[Run], jobs: int, on_done: Callable[[Run, dict], None],
             stop_after: float | None = None) -> list[str]:
     """Every run of ``runs`` (each task's teacher before its students), ``jobs`` at a

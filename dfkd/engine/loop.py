@@ -131,6 +131,7 @@ class AdversarialLoop:
         self.last_eval: dict[str, float] = {}
         self.history: list[dict[str, float]] = []  # every evaluation, with iteration and time
         self.seconds = 0.0  # training wall time, summed over resumed runs
+        self.cpu_seconds = 0.0  # this process's CPU time in training, summed likewise
         self._saved_at: int | None = None  # iteration of the newest latest.pt
 
     # -- one iteration -------------------------------------------------------------------
@@ -215,6 +216,7 @@ class AdversarialLoop:
     def run(self) -> dict[str, float]:
         """Train from ``self.iteration`` to ``total_iters``; returns the final evaluation."""
         start_time, seconds_before = time.perf_counter(), self.seconds
+        start_cpu, cpu_before = time.process_time(), self.cpu_seconds
         self._synchronize()
         # tqdm draws on stderr and turns itself off where stderr is no terminal (disable=None);
         # a run whose output goes to a file or pipe prints a plain line per evaluation instead
@@ -235,6 +237,7 @@ class AdversarialLoop:
                 self.method.log_media(self.logger, self.iteration)
             done = self.iteration == self.total_iters
             self.seconds = seconds_before + time.perf_counter() - start_time
+            self.cpu_seconds = cpu_before + time.process_time() - start_cpu
             if self.iteration % self.eval_every == 0 or done:
                 self._evaluate_and_save()
                 if self.last_eval:
@@ -297,6 +300,7 @@ class AdversarialLoop:
             "history": self.history,
             "last_eval": self.last_eval,
             "seconds": self.seconds,
+            "cpu_seconds": self.cpu_seconds,
             "players": {p.name: p.state_dict() for p in self.players},
             "scalers": {name: scaler.state_dict() for name, scaler in self.scalers.items()},
             "method": self.method.state_dict(),
@@ -340,6 +344,7 @@ class AdversarialLoop:
         self.last_eval = state["last_eval"]
         self.history = state["history"]
         self.seconds = state["seconds"]
+        self.cpu_seconds = state.get("cpu_seconds", 0.0)  # absent before 2026-12-08
         self._saved_at = self.iteration
         set_rng_state(state["rng"])
         if distributed.rank():  # the file holds process 0's streams: the others branch off

@@ -91,7 +91,7 @@ def finish_run(loop, resume: bool, out: Path, logger: RunLogger, cfg, teacher_me
     metrics = {**extra, "dataset": cfg.dataset, "teacher": cfg.teacher,
                "student": cfg.student.model, "teacher_acc": teacher_acc, "student_acc": acc,
                "best_student_acc": loop.best, "iters": loop.iteration,
-               "seconds": round(loop.seconds, 2),
+               "seconds": round(loop.seconds, 2), "cpu_seconds": round(loop.cpu_seconds, 2),
                "iters_per_second": round(loop.iteration / max(loop.seconds, 1e-9), 3),
                "history": loop.history, "config": to_dict(cfg)}
     if teacher_acc is None:  # no labelled test images: what can be measured without them

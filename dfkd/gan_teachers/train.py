@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(out / "metrics.json", {
         "method": model, "task": task, **final, f"best_{best_key}": loop.best,
         "iters": loop.iteration, "seconds": round(loop.seconds, 2),
+        "cpu_seconds": round(loop.cpu_seconds, 2),
         "fid_features": features.name if features else None, "history": loop.history,
         "config": to_dict(cfg)})
     print(" ".join(f"{k}={v:.4g}" for k, v in final.items())

@@ -173,7 +173,9 @@ def compress_run(cfg: CompressConfig, teacher: nn.Module, info: dict, student: n
     write_json(out / "metrics.json", {
         "method": cfg.method, "task": task, "teacher": teacher_name, **final,
         **cost, f"best_{best_key}": loop.best, "iters": loop.iteration,
-        "seconds": round(loop.seconds, 2), "fid_features": features.name if features else None,
+        "seconds": round(loop.seconds, 2),
+        "cpu_seconds": round(loop.cpu_seconds, 2),
+        "fid_features": features.name if features else None,
         "distill_layers": layers, "discriminator": d_source,
         "student_init": getattr(options, "student_init", None), "history": loop.history,
         "config": to_dict(cfg)})

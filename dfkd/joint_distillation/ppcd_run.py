@@ -146,7 +146,8 @@ def ppcd_run(cfg: JointConfig, teacher_g: nn.Module, info: dict, teacher_d: nn.M
         "method": cfg.method, "task": cfg.task, "teacher": teacher_name, **final,
         **{f"teacher_{k}": v for k, v in teacher_quality.items()}, **cost,
         "best_" + loop.best_key: loop.best, "iters": loop.iteration,
-        "seconds": round(loop.seconds, 2), "fid_features": features.name,
+        "seconds": round(loop.seconds, 2),
+        "cpu_seconds": round(loop.cpu_seconds, 2), "fid_features": features.name,
         "teacher_discriminator": d_source, "history": loop.history, "config": to_dict(cfg)})
     print(" ".join(f"{k}={v:.4g}" for k, v in final.items())
           + "".join(f" teacher_{k}={v:.4g}" for k, v in teacher_quality.items())

@@ -133,6 +133,7 @@ def joint_run(cfg: JointConfig, teacher_g: nn.Module, info: dict, teacher_d: nn.
         "method": cfg.method, "task": cfg.task, "teacher": teacher_name, **final,
         "teacher_fid": teacher_fid, **cost, "best_" + loop.best_key: loop.best,
         "iters": loop.iteration, "seconds": round(loop.seconds, 2),
+        "cpu_seconds": round(loop.cpu_seconds, 2),
         "fid_features": features.name if features else None,
         "teacher_discriminator": d_source, "history": loop.history, "config": to_dict(cfg)})
     print(" ".join(f"{k}={v:.4g}" for k, v in final.items())
