@@ -10,9 +10,9 @@ from benchmarks.amalgamation.runs import CONFIGS, HALVES, TEACHER
 TARGET_RATIO = 0.85  # issue 20: the student >= 0.85x the two teachers' ensemble
 BUDGET_MINUTES = 15.0  # ... without data, within 15 CPU minutes
 TITLES = {"amalgamation": "`amalgamation`: group-stack dual-GAN (Ye et al. CVPR 2020, "
-                          "reconstructed; configs/amalgamation/fashion_mnist.yaml; its student's "
-                          "last block trains from iteration 800, so the last three evaluations "
-                          "include one before the classifier layers learn)",
+                          "reconstructed; configs/amalgamation/fashion_mnist.yaml: stage 1 "
+                          "500 iterations, the student's blocks 1-3 100 each, the last block "
+                          "from iteration 800 to the end)",
           "dafl": "`dafl` on the two teachers' ensemble (a baseline: DAFL's game with the "
                   "ensemble as its teacher; configs/dafl/fashion_mnist_half_teachers.yaml)"}
 
