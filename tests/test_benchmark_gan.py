@@ -136,6 +136,10 @@ def test_teachers_run_before_their_students_and_a_failed_one_stops_them(tmp_path
     assert [r.name for r in todo[:4]] == ["pix2pix/seed0/teacher", "cyclegan/seed0/teacher",
                                           "pix2pix/seed0/scratch", "cyclegan/seed0/scratch"]
     assert len(todo) == 2 + 3 * 2 * 2  # one teacher per task, every row of both seeds
+    assert [r.name for r in todo[4:8]] == [  # seed 0's comparison before seed 1's
+        "pix2pix/seed0/gan_compression", "cyclegan/seed0/gan_compression",
+        "pix2pix/seed1/scratch", "cyclegan/seed1/scratch"]
+    assert [r.row for r in todo[-4:]] == ["omgd"] * 4
     log, finished = [], []
     monkeypatch.setattr(runs, "execute", fake_execute(log, fail=("cyclegan/seed0/teacher",)))
     errors = runs.run_all(todo, 2, lambda run, spent: finished.append(run.name))
@@ -145,8 +149,9 @@ def test_teachers_run_before_their_students_and_a_failed_one_stops_them(tmp_path
         if row != "teacher":
             assert log.index(f"{task}/seed0/teacher") < log.index(name)
     assert errors == ["cyclegan/seed0/teacher failed"] + [
-        f"cyclegan/seed{s}/{r} not run: its teacher failed"
-        for r in ("scratch", "gan_compression", "omgd") for s in (0, 1)]
+        f"cyclegan/seed{s}/{r} not run: its teacher failed" for s, r in (
+            (0, "scratch"), (0, "gan_compression"), (1, "scratch"), (1, "gan_compression"),
+            (0, "omgd"), (1, "omgd"))]
     log.clear()  # called again: the failed teacher and its students run, the rest too
     monkeypatch.setattr(runs, "execute", fake_execute(log))
     assert runs.run_all(todo, 2, lambda *a: None) == [] and "cyclegan/seed1/omgd" in log
@@ -234,8 +239,9 @@ def test_issue_18_lines_against_scratch_and_the_teacher_by_hand():
     # FID and PSNR better, SSIM equal (0.750 is not above 0.750): missed
     assert lines[0] == ("issue 18 (gan_compression): distilled beats scratch at the same CPU "
                         "time: MISSED (FID 10.00 ± 1.41 vs scratch 12.00 ± 0.00; PSNR 20.50 "
-                        "± 0.71 vs scratch 19.00 ± 0.00; SSIM 0.750 ± 0.071 vs scratch 0.750 ± 0.000 (within the seed spread); CPU min "
-                        "10.5 ± 0.7 vs scratch 10.5 ± 0.0)")
+                        "± 0.71 vs scratch 19.00 ± 0.00; SSIM 0.750 ± 0.071 vs scratch "
+                        "0.750 ± 0.000 (within the seed spread); CPU min 10.5 ± 0.7 vs "
+                        "scratch 10.5 ± 0.0)")
     rows["gan_compression"]["ssim_gt"] = 0.76
     assert ": met (FID" in compression_target(rows, "gan_compression")[0]
     assert lines[1].endswith("MACs: 1/16.0 of the teacher's (target ≤ 1/8): met")
