@@ -30,7 +30,6 @@ from dfkd.engine.teacher import load_teacher
 from dfkd.nets import model_ref
 from generators import build_generator, is_conditional
 
-AMALGAMATION_WIDTH = 32  # AmalgamationOptions.group_width's default
 RUN_KEYS = ("method", "dataset", "data_root", "teacher", "teacher_ckpt", "generator",
             "options")
 
@@ -77,9 +76,12 @@ def load_run_generator(run: Path, checkpoint: str, ema: bool, device: torch.devi
             raise DfkdError("amalgamation's generator is rebuilt from its teachers: pass them")
         if ema:
             raise DfkdError(f"{run} (amalgamation) has no momentum generator: drop --ema")
-        from dfkd.discriminator_distillation.methods.amalgamation import stack_generator
+        from dfkd.discriminator_distillation.methods.amalgamation import (
+            AmalgamationOptions,
+            stack_generator,
+        )
 
-        width = cfg.options.get("group_width", AMALGAMATION_WIDTH)
+        width = cfg.options.get("group_width", AmalgamationOptions.group_width)
         generator = stack_generator(as_multi_teacher(teacher, spec.num_classes).members[0],
                                     spec, cfg.generator.nz, width)
         prefix = "method.stack."
