@@ -61,10 +61,10 @@ Unconditional MAD: with an unconditional generator (``generator.model: dfad``) t
 so the NLL and norm terms drop out (the paper's "uncond" generator; the secondary summary says
 the class-conditional G is MAD's choice for large datasets, ImageNet and Places365). The
 Fashion-MNIST config takes it: 76.35% at 800 iterations against 33-48% for the conditional G
-on the same teacher (configs/mad/fashion_mnist.yaml); the CIFAR configs keep z + e_y. The former dfkd ``mad``
-(DFAD's L1 game plus the EMA generator, each student batch half G, half G̃) is
-``generator.model: dfad`` with ``options: {divergence: l1, delta: 0, student_batch: split,
-weight_live: 0.5, weight_momentum: 0.5, warmup_rounds: 0}``.
+on the same teacher (configs/mad/fashion_mnist.yaml); the CIFAR configs keep z + e_y.
+The former dfkd ``mad`` (DFAD's L1 game plus the EMA generator, each student batch half G,
+half G̃) is ``generator.model: dfad`` with ``options: {divergence: l1, delta: 0,
+student_batch: split, weight_live: 0.5, weight_momentum: 0.5, warmup_rounds: 0}``.
 """
 from __future__ import annotations
 
